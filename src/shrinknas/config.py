@@ -1,0 +1,124 @@
+"""Validated settings: what a trial needs to be reproduced, and what a search needs on top.
+
+Defaults are the authors' (see the project docs). Every model is frozen and forbids unknown keys, so a
+typo in a YAML file is an error, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import BadInputError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ImageTraining(_Strict):
+    """Candidate training for image classification (authors: Adam 4e-3, batch 128, <=20 epochs)."""
+
+    epochs: int = Field(20, ge=1)
+    lr: float = Field(4e-3, gt=0)
+    batch_size: int = Field(128, ge=1)
+    weight_decay: float = Field(1e-5, ge=0)
+    patience: int = Field(5, ge=1, description="stop after this many epochs without a new best val_acc")
+    early_exit_epoch: int = Field(3, ge=1, description="epoch at which a hopeless candidate is stopped")
+    early_exit_acc: float = Field(0.2, ge=0, le=1, description="val_acc below this at early_exit_epoch stops")
+
+
+class TextTraining(_Strict):
+    """Candidate training for language modelling (authors: SGD lr 20, clip 0.25, 10 epochs)."""
+
+    epochs: int = Field(10, ge=1)
+    lr: float = Field(20.0, gt=0)
+    batch_size: int = Field(128, ge=1)
+    bptt: int = Field(35, ge=2)
+    clip: float = Field(0.25, gt=0)
+    lr_decay_epochs: tuple[int, ...] = (6, 8)
+    patience: int = Field(4, ge=1)
+    weight_decay: float = Field(0.0, ge=0)
+
+
+class ImageTask(_Strict):
+    """Everything that decides a CNN candidate's outcome besides its cell and seed."""
+
+    task: Literal["cnn"] = "cnn"
+    dataset: str = "digits"
+    proxy_train: int = Field(5000, ge=10, description="class-balanced training images")
+    proxy_val: int = Field(1000, ge=10, description="class-balanced validation images, held back from train")
+    stem_channels: int = Field(32, ge=1)
+    base_width: int = Field(16, ge=1)
+    stages: int = Field(3, ge=1)
+    training: ImageTraining = ImageTraining()
+    device: str = "cpu"
+
+
+class TextTask(_Strict):
+    """Everything that decides an RNN candidate's outcome besides its cell and seed."""
+
+    task: Literal["rnn"] = "rnn"
+    dataset: str = "fortunes"
+    proxy_train_lines: int = Field(4000, ge=1)
+    proxy_eval_lines: int = Field(300, ge=1)
+    vocab_size: int = Field(10000, ge=10)
+    hidden: int = Field(100, ge=1)
+    training: TextTraining = TextTraining()
+    device: str = "cpu"
+
+
+class SearchSettings(_Strict):
+    """The AutoShrink loop around the trials."""
+
+    nodes: int = Field(8, ge=2)
+    candidates: int = Field(10, ge=1)
+    lam: float = Field(0.1, ge=0)
+    resource: Literal["macs", "params"] = "macs"
+    stop_edges: int = Field(0, ge=0, description="stop once the cell has this many edges (authors' RNN: 4)")
+    seed: int = 0
+
+
+class AutoShrinkConfig(_Strict):
+    """A whole AutoShrink run: written resolved to config.yaml in the run directory."""
+
+    method: Literal["autoshrink"] = "autoshrink"
+    search: SearchSettings = SearchSettings()
+    task: ImageTask | TextTask = Field(default_factory=ImageTask, discriminator="task")
+
+    @model_validator(mode="after")
+    def _rnn_scores_params(self) -> "AutoShrinkConfig":
+        if self.task.task == "rnn" and self.search.resource != "params":
+            raise ValueError("rnn searches score parameters (--resource params)")
+        return self
+
+
+def validated(model: type[_Strict], data: Any, source: str) -> Any:
+    """Build a settings model, turning pydantic's report into one readable line."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise BadInputError(f"{source}: {where}: {first['msg']}") from None
+
+
+def load_yaml(path: Path) -> Any:
+    """Read a YAML file safely (no object construction), or fail with one line."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise BadInputError(f"{path} is not valid YAML{at}") from None
+
+
+def dump_yaml(model: BaseModel) -> str:
+    return yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False)

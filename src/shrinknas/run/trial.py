@@ -1,0 +1,113 @@
+"""A trial is a pure function of its spec: the same TrialSpec gives the same TrialResult anywhere.
+
+That is what lets a trial run in this process, a worker pool or a Ray cluster, be cached by key and be
+re-run after a crash with the same outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import json
+import math
+import socket
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+from ..config import ImageTask, TextTask
+from ..topology import Topology
+from ..train.common import Diverged
+
+log = logging.getLogger(__name__)
+
+Status = Literal["ok", "failed"]
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """What to evaluate: a cell, the task settings and the seed for its weights and batches."""
+
+    topology: Topology
+    task: ImageTask | TextTask
+    seed: int
+
+    def key(self) -> str:
+        """Canonical key: equal keys mean equal outcomes, so a key already stored is never retrained."""
+        text = json.dumps(
+            [self.topology.key(), self.task.model_dump(mode="json"), self.seed], sort_keys=True, separators=(",", ":")
+        )
+        return hashlib.sha1(text.encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"topology": self.topology.to_dict(), "task": self.task.model_dump(mode="json"), "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """What came out of a trial. ``status == "failed"`` results carry the reason and are never chosen."""
+
+    key: str
+    status: Status
+    val_acc: float | None = None
+    val_ppl: float | None = None
+    macs: int | None = None
+    params: int | None = None
+    seconds: float = 0.0
+    epochs: int = 0
+    error: str | None = None
+    host: str = field(default_factory=socket.gethostname)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrialResult":
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+    def failed(self, reason: str) -> "TrialResult":
+        return replace(self, status="failed", error=reason)
+
+
+def evaluate(spec: TrialSpec) -> TrialResult:
+    """Build, train and count one candidate; any failure becomes a failed result with its reason."""
+    start = time.perf_counter()
+    key = spec.key()
+    try:
+        if isinstance(spec.task, ImageTask):
+            metrics = _evaluate_image(spec)
+        else:
+            metrics = _evaluate_text(spec)
+    except Diverged as exc:
+        return TrialResult(key, "failed", error=f"diverged: {exc}", seconds=time.perf_counter() - start)
+    except Exception as exc:  # a candidate that cannot be trained is a failed trial, not a failed search
+        log.debug("trial %s failed", key, exc_info=True)
+        return TrialResult(key, "failed", error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - start)
+    for name in ("val_acc", "val_ppl"):
+        value = metrics.get(name)
+        if value is not None and not math.isfinite(value):
+            return TrialResult(key, "failed", error=f"non-finite {name}", seconds=time.perf_counter() - start)
+    return TrialResult(key, "ok", seconds=time.perf_counter() - start, **metrics)
+
+
+def _evaluate_image(spec: TrialSpec) -> dict[str, Any]:
+    from ..data.images import proxy_data
+    from ..nets.cnn import build_proxy_network
+    from ..resources import count
+    from ..train.classify import fit
+
+    data = proxy_data(spec.task)
+    model = build_proxy_network(spec.topology, spec.task, data.in_channels, data.n_classes)
+    counts = count(model, data.input_shape)
+    fitted = fit(model, data, spec.task.training, seed=spec.seed, device=spec.task.device)
+    return {"val_acc": fitted.best_val_acc, "epochs": fitted.epochs, "macs": counts.macs, "params": counts.params}
+
+
+def _evaluate_text(spec: TrialSpec) -> dict[str, Any]:
+    from ..train.language import evaluate_candidate
+
+    return evaluate_candidate(spec.topology, spec.task, spec.seed)
