@@ -51,6 +51,7 @@ class ImageTask(_Strict):
     dataset: str = "digits"
     proxy_train: int = Field(5000, ge=10, description="class-balanced training images")
     proxy_val: int = Field(1000, ge=10, description="class-balanced validation images, held back from train")
+    data_seed: int = Field(0, description="which images form the proxy split")
     stem_channels: int = Field(32, ge=1)
     base_width: int = Field(16, ge=1)
     stages: int = Field(3, ge=1)
