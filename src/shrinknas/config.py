@@ -29,6 +29,10 @@ class ImageTraining(_Strict):
     patience: int = Field(5, ge=1, description="stop after this many epochs without a new best val_acc")
     early_exit_epoch: int = Field(3, ge=1, description="epoch at which a hopeless candidate is stopped")
     early_exit_acc: float = Field(0.2, ge=0, le=1, description="val_acc below this at early_exit_epoch stops")
+    projection_weight_decay: float = Field(4e-5, ge=0, description="L2 on the residual projections (authors)")
+    schedule: Literal["constant", "cosine"] = "constant"
+    augment: bool = Field(False, description="random crop (pad 4 / 2) and horizontal flip of training batches")
+    channels_last: bool = True
 
 
 class TextTraining(_Strict):

@@ -1,0 +1,295 @@
+"""The ``shrinknas`` command: parse, validate, call one function, print.
+
+Errors a user can cause print one line and exit 2; Ctrl-C exits 130. Nothing below this module prints.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from typer.exceptions import TyperException
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .config import AutoShrinkConfig, load_yaml, validated
+from .errors import BadInputError, ShrinkNASError
+from .topology import Topology
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Find small, fast neural networks by shrinking large ones.",
+    no_args_is_help=True,
+)
+search_app = typer.Typer(help="Run an architecture search.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(search_app, name="search")
+
+console = Console()
+err = Console(stderr=True)
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def load_cell(path: Path) -> Topology:
+    """A cell JSON file, or a run directory (its best_cell.json)."""
+    if path.is_dir():
+        path = path / "best_cell.json"
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise BadInputError(f"cell file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"cannot read cell file {path}: {exc}") from None
+    return Topology.from_json(text)
+
+
+def _set(tree: dict, dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        tree = tree.setdefault(p, {})
+    tree[leaf] = value
+
+
+def _emit_json(data: Any) -> None:
+    console.print_json(json.dumps(data))
+
+
+def _fmt_macs(macs: int | None) -> str:
+    return "-" if macs is None else f"{macs / 1e6:.2f} M"
+
+
+def _fmt_params(params: int | None) -> str:
+    return "-" if params is None else f"{params / 1e6:.3f} M"
+
+
+# ------------------------------------------------------------------------------------------------ search
+@search_app.command("autoshrink")
+def search_autoshrink(
+    dataset: Optional[str] = typer.Option(None, help="digits | fashion-mnist | cifar10:DIR | cifar100:DIR"),
+    nodes: Optional[int] = typer.Option(None, help="nodes of the initial complete DAG (paper: 8)"),
+    candidates: Optional[int] = typer.Option(None, help="K candidates sampled per shrink step (paper: 10)"),
+    lam: Optional[float] = typer.Option(None, help="lambda of S = acc - lambda * log10(resource / 1e6)"),
+    resource: Optional[str] = typer.Option(None, help="macs | params"),
+    epochs: Optional[int] = typer.Option(None, help="max epochs per candidate (authors: 20)"),
+    proxy_size: Optional[int] = typer.Option(None, help="class-balanced proxy training images (paper: 5000)"),
+    proxy_val: Optional[int] = typer.Option(None, help="proxy validation images, held back from training (default: proxy-size / 5)"),
+    batch_size: Optional[int] = typer.Option(None, help="candidate batch size (authors: 128)"),
+    lr: Optional[float] = typer.Option(None, help="candidate Adam learning rate (authors: 4e-3)"),
+    stop_edges: Optional[int] = typer.Option(None, help="stop when the cell has this many edges"),
+    seed: Optional[int] = typer.Option(None, help="one seed for every random choice"),
+    device: Optional[str] = typer.Option(None, help="cpu | cuda"),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML file of settings; flags override it"),
+    out: Path = typer.Option(Path("runs/autoshrink"), help="run directory"),
+    force_new: bool = typer.Option(False, "--force-new", help="start over even if OUT holds a run"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
+) -> None:
+    """AutoShrink (Algorithm 1): shrink a complete DAG cell one edge per step, best of K by S."""
+    from .search.autoshrink import evaluate_serially
+    from .search.driver import run_autoshrink
+
+    tree: dict = {}
+    if config is not None:
+        loaded = load_yaml(config)
+        if loaded is not None and not isinstance(loaded, dict):
+            raise BadInputError(f"{config}: expected a mapping of settings at the top level")
+        tree = loaded or {}
+    overrides = {
+        "task.dataset": dataset,
+        "search.nodes": nodes,
+        "search.candidates": candidates,
+        "search.lam": lam,
+        "search.resource": resource,
+        "task.training.epochs": epochs,
+        "task.proxy_train": proxy_size,
+        "task.proxy_val": proxy_val if proxy_val is not None else (max(10, proxy_size // 5) if proxy_size else None),
+        "task.training.batch_size": batch_size,
+        "task.training.lr": lr,
+        "search.stop_edges": stop_edges,
+        "search.seed": seed,
+        "task.device": device,
+    }
+    for dotted, value in overrides.items():
+        if value is not None:
+            _set(tree, dotted, value)
+    if "seed" in tree.get("search", {}):
+        tree.setdefault("task", {}).setdefault("data_seed", tree["search"]["seed"])
+    cfg: AutoShrinkConfig = validated(AutoShrinkConfig, tree, "settings")
+
+    s, t = cfg.search, cfg.task
+    console.print(
+        f"[bold]AutoShrink[/] {t.task} search on [cyan]{t.dataset}[/]: N={s.nodes}, K={s.candidates}, "
+        f"lambda={s.lam}, resource={s.resource}, seed={s.seed} -> {out}"
+    )
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, disable=quiet, transient=False,
+    )
+    with progress:
+        edges_bar = progress.add_task("edges removed", total=s.nodes * (s.nodes - 1) // 2)
+        step_bar = progress.add_task("candidates", total=1)
+        state = {"edges0": None}
+
+        def on_step(step: int, n: int, edges_left: int) -> None:
+            if state["edges0"] is None:
+                state["edges0"] = edges_left
+                progress.update(edges_bar, total=edges_left)
+            progress.update(edges_bar, completed=state["edges0"] - edges_left)
+            label = "complete DAG" if step == 0 else f"step {step} candidates"
+            progress.reset(step_bar, total=n, description=label)
+
+        summary = run_autoshrink(
+            cfg, out, evaluate_serially, on_step=on_step, on_trial_done=lambda c: progress.advance(step_bar)
+        )
+        progress.update(edges_bar, completed=state["edges0"])
+    _print_summary(summary, out)
+
+
+def _print_summary(summary: dict, out: Path) -> None:
+    best, full = summary["best"], summary["complete_dag"]
+    table = Table(title="AutoShrink result")
+    for col in ("cell", "edges", "val_acc", "MACs", "params", "S"):
+        table.add_column(col, justify="right")
+    for name, c in (("complete DAG", full), ("best", best)):
+        acc = "-" if c["val_acc"] is None else f"{c['val_acc']:.4f}"
+        table.add_row(name, str(c["n_edges"]), acc, _fmt_macs(c["macs"]), _fmt_params(c["params"]), f"{c['S']:.4f}")
+    console.print(table)
+    console.print(f"best cell: {Topology.from_dict(best['cell'])}")
+    console.print(
+        f"{summary['trials']} trials ({summary['failed_trials']} failed) in {summary['wall_seconds']:.1f} s; "
+        f"run directory: {out}"
+    )
+    if summary.get("stopped_early"):
+        console.print(f"[yellow]stopped early: {summary['stopped_early']}[/]")
+
+
+# ------------------------------------------------------------------------------------------------- train
+@app.command()
+def train(
+    cell: Path = typer.Argument(..., help="cell JSON (or a run directory: its best cell)"),
+    dataset: str = typer.Option("digits", help="digits | fashion-mnist | cifar10:DIR | cifar100:DIR"),
+    cells_per_stage: int = typer.Option(1, help="T cells stacked per stage"),
+    width_mult: float = typer.Option(1.0, help="width multiplier of the Table 1 network"),
+    epochs: int = typer.Option(20, help="training epochs"),
+    lr: float = typer.Option(4e-3, help="Adam learning rate (cosine decay)"),
+    batch_size: int = typer.Option(128),
+    augment: bool = typer.Option(False, help="random crop and horizontal flip"),
+    act: str = typer.Option("relu", help="relu | swish"),
+    seed: int = typer.Option(0),
+    device: str = typer.Option("cpu"),
+    out: Optional[Path] = typer.Option(None, help="write result.json and weights here"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Train the network built from a cell on the full training set; report test accuracy, MACs, params."""
+    from .config import ImageTraining
+    from .train.final import train_final
+
+    topo = load_cell(cell)
+    settings = validated(
+        ImageTraining,
+        {"epochs": epochs, "lr": lr, "batch_size": batch_size, "augment": augment, "schedule": "cosine",
+         "patience": epochs + 1, "early_exit_acc": 0.0},
+        "train",
+    )
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, disable=as_json) as progress:
+        bar = progress.add_task("epochs", total=epochs)
+        report = train_final(
+            topo, dataset, settings, cells_per_stage=cells_per_stage, width_mult=width_mult, act=act, seed=seed,
+            device=device, out=out,
+            on_epoch=lambda e, m: progress.update(bar, completed=e, description=f"epoch {e} test_acc {m['val_acc']:.4f}"),
+        )
+    if as_json:
+        _emit_json(report)
+        return
+    console.print(
+        f"test_acc {report['test_acc']:.4f}  MACs {_fmt_macs(report['macs'])}  params {_fmt_params(report['params'])}  "
+        f"({report['seconds']:.1f} s)"
+    )
+
+
+# ----------------------------------------------------------------------------------------------- profile
+@app.command()
+def profile(
+    cell: Path = typer.Argument(..., help="cell JSON (or a run directory)"),
+    macro: str = typer.Option("cifar", help="cifar | imagenet"),
+    act: str = typer.Option("relu", help="relu | swish (ShrinkCNN-B)"),
+    latency: bool = typer.Option(False, help="also measure batch-1 CPU latency"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Params and MACs of the macro network built from a cell."""
+    from .nets.cnn import preset_network
+    from .resources import count, measure_latency
+
+    topo = load_cell(cell)
+    net, shape = preset_network(topo, macro, act)
+    counts = count(net, shape)
+    report: dict[str, Any] = {"macro": macro, "input": list(shape), "params": counts.params, "macs": counts.macs,
+                              "memory_bytes": counts.memory_bytes}
+    if latency:
+        report["latency_seconds"] = measure_latency(net, shape)
+    if as_json:
+        _emit_json(report)
+        return
+    console.print(f"{topo}")
+    console.print(f"{macro} network, input {'x'.join(map(str, shape))}: params {_fmt_params(counts.params)}, "
+                  f"MACs {_fmt_macs(counts.macs)}")
+    if latency:
+        console.print(f"latency (batch 1): {report['latency_seconds'] * 1e3:.2f} ms")
+
+
+# -------------------------------------------------------------------------------------------------- show
+@app.command()
+def show(
+    cell: Path = typer.Argument(..., help="cell JSON (or a run directory)"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="draw the cell to this image (png, svg, pdf)"),
+) -> None:
+    """Print a cell's ops and edges; draw it with -o."""
+    topo = load_cell(cell)
+    live = topo.reachable()
+    leaves = set(topo.leaves())
+    table = Table(title=f"{topo.kind} cell, {len(topo.edges)} edges")
+    for col in ("node", "op", "inputs", "role"):
+        table.add_column(col)
+    for i, op in enumerate(topo.ops):
+        role = "input" if i == 0 else ("unreachable" if i not in live else ("output (leaf)" if i in leaves else ""))
+        table.add_row(str(i), op, ", ".join(map(str, topo.predecessors(i))), role)
+    console.print(table)
+    console.print("edges: " + (" ".join(f"{u}->{v}" for u, v in topo.edges) or "(none)"))
+    if output is not None:
+        from .report.cell import draw_cell
+
+        draw_cell(topo, output)
+        console.print(f"drawn to {output}")
+
+
+# -------------------------------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="shrinknas", standalone_mode=False)
+    except ShrinkNASError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except TyperException as exc:  # typer vendors click: its usage errors derive from TyperException
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            console.print(ctx.get_help(), markup=False, highlight=False)
+            sys.exit(0)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        err.print(f"error: {exc.format_message()}{hint}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (KeyboardInterrupt, typer.Abort):
+        err.print("interrupted", markup=False)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

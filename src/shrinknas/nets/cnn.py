@@ -1,0 +1,147 @@
+"""CNN cells and the macro networks around them (paper section 3.5, Table 1, ShrinkCNN-A/B).
+
+A cell maps a Topology to a module: node 0 is the (optionally max-pooled) input, every other reachable node
+concatenates its predecessors in ascending order and applies its op, the cell output is the concat of the
+reachable leaves plus a residual from the cell input (1x1 conv + BN when shape changes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..config import ImageTask
+from ..errors import BadInputError
+from ..ops import build_op, conv_bn, glorot_init
+from ..topology import Topology
+
+
+def make_divisible(value: float, divisor: int = 4) -> int:
+    """Round a width to a multiple of ``divisor`` without losing more than 10 % (MobileNet convention)."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+class Cell(nn.Module):
+    """One AutoShrink cell built from a topology."""
+
+    def __init__(self, topology: Topology, c_in: int, width: int, pool: int = 1, act: str = "relu") -> None:
+        super().__init__()
+        if topology.kind != "cnn":
+            raise BadInputError(f"a CNN needs a cnn cell, got a {topology.kind} cell")
+        cell = topology.pruned()
+        self.pool = nn.MaxPool2d(pool, pool) if pool > 1 else nn.Identity()
+        self.nodes = sorted(cell.reachable() - {0})
+        self.inputs = {v: cell.predecessors(v) for v in self.nodes}
+        self.leaves = cell.leaves()
+        channels = {0: c_in, **{v: width for v in self.nodes}}
+        leaf_set = set(self.leaves)
+        self.ops = nn.ModuleDict(
+            {
+                str(v): build_op(cell.ops[v], sum(channels[u] for u in self.inputs[v]), width, act, v not in leaf_set)
+                for v in self.nodes
+            }
+        )
+        self.c_out = sum(channels[v] for v in self.leaves)
+        needs_projection = self.c_out != c_in or pool > 1
+        self.projection = conv_bn(c_in, self.c_out, 1, stride=pool, act=None) if needs_projection else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        states = {0: self.pool(x)}
+        for v in self.nodes:
+            preds = self.inputs[v]
+            joined = states[preds[0]] if len(preds) == 1 else torch.cat([states[u] for u in preds], dim=1)
+            states[v] = self.ops[str(v)](joined)
+        leaves = [states[v] for v in self.leaves]
+        out = leaves[0] if len(leaves) == 1 else torch.cat(leaves, dim=1)
+        return out + self.projection(x)
+
+
+@dataclass(frozen=True)
+class MacroConfig:
+    """Stages of stacked cells between a stem and a classifier."""
+
+    widths: tuple[int, ...]
+    cells_per_stage: tuple[int, ...]
+    pools: tuple[int, ...]
+    stem_channels: int = 32
+    stem_stride: int = 1
+    head_channels: int = 0
+    act: str = "relu"
+
+    def __post_init__(self) -> None:
+        if not (len(self.widths) == len(self.cells_per_stage) == len(self.pools)):
+            raise BadInputError("widths, cells per stage and pools must have one entry per stage")
+        if min(self.cells_per_stage) < 1:
+            raise BadInputError("every stage needs at least one cell")
+
+
+class CellNetwork(nn.Module):
+    """Stem -> stages of cells (max-pool at each stage's first cell) -> [1x1 head] -> GAP -> linear."""
+
+    def __init__(self, topology: Topology, macro: MacroConfig, in_channels: int, n_classes: int) -> None:
+        super().__init__()
+        self.stem = conv_bn(in_channels, macro.stem_channels, 3, stride=macro.stem_stride, act=macro.act)
+        cells: list[nn.Module] = []
+        c = macro.stem_channels
+        for width, count, pool in zip(macro.widths, macro.cells_per_stage, macro.pools):
+            for i in range(count):
+                cell = Cell(topology, c, width, pool if i == 0 else 1, macro.act)
+                cells.append(cell)
+                c = cell.c_out
+        self.cells = nn.Sequential(*cells)
+        self.head = conv_bn(c, macro.head_channels, 1, act=macro.act) if macro.head_channels else nn.Identity()
+        self.classifier = nn.Linear(macro.head_channels or c, n_classes)
+        glorot_init(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.head(self.cells(self.stem(x)))
+        return self.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def proxy_macro(task: ImageTask) -> MacroConfig:
+    """The search-time network: one cell per stage, widths 16/32/64 (make_divisible(16 * 2**s, 4)), pools 1/2/2."""
+    widths = tuple(make_divisible(task.base_width * 2**s, 4) for s in range(task.stages))
+    pools = tuple(1 if s == 0 else 2 for s in range(task.stages))
+    return MacroConfig(widths, (1,) * task.stages, pools, stem_channels=task.stem_channels)
+
+
+def cifar_macro(cells_per_stage: int = 1, width_mult: float = 1.0, act: str = "relu") -> MacroConfig:
+    """Paper Table 1 (CIFAR, also 28x28 inputs): stem 32, three stages of T cells, 16/32/64 filters times W."""
+    widths = tuple(make_divisible(w * width_mult, 4) for w in (16, 32, 64))
+    return MacroConfig(widths, (cells_per_stage,) * 3, (1, 2, 2), stem_channels=make_divisible(32 * width_mult, 4), act=act)
+
+
+def imagenet_macro(act: str = "relu") -> MacroConfig:
+    """ShrinkCNN-A (ReLU) / -B (swish): stem 44 stride 2, five stages, 1x1 head to 1280."""
+    return MacroConfig(
+        widths=(12, 24, 44, 88, 180),
+        cells_per_stage=(1, 3, 4, 6, 4),
+        pools=(1, 2, 2, 2, 2),
+        stem_channels=44,
+        stem_stride=2,
+        head_channels=1280,
+        act=act,
+    )
+
+
+#: Named macro networks for profiling a cell: name -> (config, input shape C,H,W, classes).
+PROFILE_PRESETS = {
+    "cifar": (cifar_macro, (3, 32, 32), 10),
+    "imagenet": (imagenet_macro, (3, 224, 224), 1001),
+}
+
+
+def preset_network(topology: Topology, name: str, act: str = "relu") -> tuple[CellNetwork, tuple[int, int, int]]:
+    """The macro network a published result uses, with its input shape (for ``profile``)."""
+    try:
+        make, shape, classes = PROFILE_PRESETS[name]
+    except KeyError:
+        raise BadInputError(f"unknown macro {name!r}; expected one of {sorted(PROFILE_PRESETS)}") from None
+    return CellNetwork(topology, make(act=act), shape[0], classes), shape
+
+
+def build_proxy_network(topology: Topology, task: ImageTask, in_channels: int, n_classes: int) -> CellNetwork:
+    return CellNetwork(topology, proxy_macro(task), in_channels, n_classes)

@@ -1,0 +1,98 @@
+"""The op names of ``topology.py`` mapped to modules: one table, as in the DARTS reference code.
+
+Every convolution is a Conv-BN-activation triplet without bias. A node that is a leaf of its cell drops its
+final activation (the authors' leaves are linear before the concat and the residual add).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from torch import nn
+
+from .errors import BadInputError
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": lambda: nn.ReLU(inplace=True),
+    "swish": nn.SiLU,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "identity": nn.Identity,
+}
+
+BN_EPS = 1e-5
+BN_MOMENTUM = 0.1
+
+
+def activation(name: str) -> nn.Module:
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise BadInputError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}") from None
+
+
+def conv_bn(c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1, act: str | None = "relu") -> nn.Sequential:
+    """Conv -> BN -> activation (``act=None`` leaves it linear)."""
+    layers: list[nn.Module] = [
+        nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(c_out, eps=BN_EPS, momentum=BN_MOMENTUM),
+    ]
+    if act is not None:
+        layers.append(activation(act))
+    return nn.Sequential(*layers)
+
+
+def sep_conv(kernel: int) -> Callable[[int, int, str, bool], nn.Module]:
+    """Depthwise kxk -> BN -> act -> pointwise 1x1 -> BN -> act, as the authors build it."""
+
+    def build(c_in: int, c_out: int, act: str, final_act: bool) -> nn.Module:
+        return nn.Sequential(
+            conv_bn(c_in, c_in, kernel, groups=c_in, act=act),
+            conv_bn(c_in, c_out, 1, act=act if final_act else None),
+        )
+
+    return build
+
+
+def pool(kind: type[nn.Module]) -> Callable[[int, int, str, bool], nn.Module]:
+    """3x3 pooling, then a 1x1 Conv-BN to the node width (pooling alone cannot change channels)."""
+
+    def build(c_in: int, c_out: int, act: str, final_act: bool) -> nn.Module:
+        return nn.Sequential(kind(3, stride=1, padding=1), conv_bn(c_in, c_out, 1, act=act if final_act else None))
+
+    return build
+
+
+def _conv1x1(c_in: int, c_out: int, act: str, final_act: bool) -> nn.Module:
+    return conv_bn(c_in, c_out, 1, act=act if final_act else None)
+
+
+#: op name -> builder(c_in, c_out, activation name, final_act) -> module keeping the spatial size.
+OPS: dict[str, Callable[[int, int, str, bool], nn.Module]] = {
+    "conv1x1": _conv1x1,
+    "sepconv3x3": sep_conv(3),
+    "sepconv5x5": sep_conv(5),
+    "maxpool3x3": pool(nn.MaxPool2d),
+    "avgpool3x3": pool(nn.AvgPool2d),
+}
+
+
+def build_op(name: str, c_in: int, c_out: int, act: str = "relu", final_act: bool = True) -> nn.Module:
+    try:
+        builder = OPS[name]
+    except KeyError:
+        raise BadInputError(f"unknown op {name!r}; expected one of {sorted(OPS)}") from None
+    return builder(c_in, c_out, act, final_act)
+
+
+def glorot_init(module: nn.Module) -> None:
+    """The authors' initialisation: Glorot-normal convolutions and linears, zero biases, unit BN."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_normal_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+

@@ -1,0 +1,68 @@
+"""Drawings of cells: nodes coloured by op, the input and the output marked, laid out by depth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import networkx as nx  # noqa: E402
+
+from ..errors import BadInputError  # noqa: E402
+from ..topology import Topology  # noqa: E402
+
+OP_COLOURS = {
+    "input": "#d9d9d9",
+    "output": "#d9d9d9",
+    "conv1x1": "#8dd3c7",
+    "sepconv3x3": "#fdb462",
+    "sepconv5x5": "#fb8072",
+    "maxpool3x3": "#bebada",
+    "avgpool3x3": "#b3de69",
+    "relu": "#8dd3c7",
+    "sigmoid": "#fdb462",
+    "tanh": "#80b1d3",
+    "identity": "#fccde5",
+}
+
+
+def cell_graph(topology: Topology) -> nx.DiGraph:
+    """The reachable part of a cell plus an explicit output node fed by the leaves."""
+    cell = topology.pruned()
+    live = cell.reachable()
+    g = nx.DiGraph()
+    for i in sorted(live):
+        g.add_node(i, op=cell.ops[i], label=f"{i}\n{cell.ops[i]}")
+    g.add_edges_from(cell.edges)
+    out = "out"
+    g.add_node(out, op="output", label="output\n(concat)" if cell.kind == "cnn" else "output\n(mean)")
+    for leaf in cell.leaves():
+        g.add_edge(leaf, out)
+    return g
+
+
+def draw_cell(topology: Topology, path: Path | str, title: str | None = None) -> None:
+    """Save a picture of the cell; the format follows the file suffix."""
+    g = cell_graph(topology)
+    for node in nx.topological_sort(g):
+        preds = list(g.predecessors(node))
+        g.nodes[node]["layer"] = 1 + max((g.nodes[p]["layer"] for p in preds), default=-1)
+    pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal", scale=2)
+    pos = {n: (x, -y) for n, (x, y) in pos.items()}  # input on top
+    width = max(4.0, 1.6 * max(sum(1 for n in g if g.nodes[n]["layer"] == k) for k in range(len(g))))
+    fig, ax = plt.subplots(figsize=(width, 1.3 * (1 + max(nx.get_node_attributes(g, "layer").values()))))
+    colours = [OP_COLOURS.get(g.nodes[n]["op"], "#ffffff") for n in g]
+    nx.draw_networkx_edges(g, pos, ax=ax, arrows=True, arrowsize=14, node_size=2200, edge_color="#555555")
+    nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colours, node_size=2200, edgecolors="#333333")
+    nx.draw_networkx_labels(g, pos, labels=nx.get_node_attributes(g, "label"), ax=ax, font_size=8)
+    ax.set_title(title or f"{topology.kind} cell: {len(topology.pruned().edges)} edges")
+    ax.axis("off")
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=120)
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"cannot write drawing {path}: {exc}") from None
+    finally:
+        plt.close(fig)

@@ -1,0 +1,182 @@
+"""AutoShrink (paper Algorithm 1): shrink a complete DAG cell one edge per step, keeping the best of K candidates.
+
+One loop for CNN and RNN cells: the kind of cell and the task settings decide how a candidate is trained
+(``run.trial.evaluate``); the loop only samples, scores and keeps. Everything random is drawn from
+generators derived from the search seed, so a run can be replayed exactly; a resumed run replays the
+trajectory and finds its finished trials in the store instead of training them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from ..config import AutoShrinkConfig
+from ..run.trial import TrialResult, TrialSpec
+from ..topology import Edge, Topology, balanced_ops
+from .metric import score
+
+log = logging.getLogger(__name__)
+
+
+class EvaluateMany(Protocol):
+    """Evaluates specs (in any order, anywhere) and returns their results in the order of ``specs``."""
+
+    def __call__(
+        self, specs: list[TrialSpec], on_result: Callable[[int, TrialResult], None] | None = None
+    ) -> list[TrialResult]: ...
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One trained candidate: the cell after removing ``removed_edge`` at ``step`` (step 0: the complete DAG)."""
+
+    step: int
+    removed_edge: Edge | None
+    topology: Topology
+    result: TrialResult
+    score: float
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok and math.isfinite(self.score)
+
+    def record(self) -> dict:
+        """One line of trajectory.jsonl."""
+        r = self.result
+        return {
+            "step": self.step,
+            "removed_edge": list(self.removed_edge) if self.removed_edge else None,
+            "edges": [list(e) for e in self.topology.edges],
+            "n_edges": len(self.topology.edges),
+            "val_acc": r.val_acc,
+            "val_ppl": r.val_ppl,
+            "macs": r.macs,
+            "params": r.params,
+            "S": self.score if math.isfinite(self.score) else None,
+            "seconds": r.seconds,
+            "epochs": r.epochs,
+            "status": r.status,
+            "error": r.error,
+            "key": r.key,
+        }
+
+
+@dataclass
+class SearchResult:
+    initial: Topology
+    candidates: list[Candidate] = field(default_factory=list)
+    chosen: list[Candidate] = field(default_factory=list)  # the kept candidate of every step
+    stopped_early: str | None = None
+
+    @property
+    def best(self) -> Candidate:
+        """Paper eq. (7): the best S over the trajectory (the complete DAG included); fewer edges on ties."""
+        pool = [c for c in self.chosen if c.ok]
+        if not pool:
+            raise RuntimeError("no candidate was trained successfully")
+        return max(pool, key=lambda c: (c.score, -len(c.topology.edges), -c.step))
+
+
+def derive_seed(seed: int, *labels: object) -> int:
+    """A 31-bit seed for one purpose, stable across Python versions and processes."""
+    text = ":".join(str(x) for x in (seed, *labels))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
+def initial_cell(config: AutoShrinkConfig) -> Topology:
+    kind = config.task.task
+    ops = balanced_ops(kind, config.search.nodes, random.Random(derive_seed(config.search.seed, "ops")))
+    return Topology.complete(kind, ops)
+
+
+def sample_removals(cell: Topology, k: int, seed: int, step: int) -> list[Edge]:
+    """K distinct edges of the current cell, as the authors draw them: shuffle, take the first K."""
+    edges = list(cell.edges)
+    random.Random(derive_seed(seed, "sample", step)).shuffle(edges)
+    return edges[:k]
+
+
+StepCallback = Callable[[int, int, int], None]  # (step, candidates in it, edges left)
+CandidateCallback = Callable[[Candidate], None]
+
+
+def autoshrink(
+    config: AutoShrinkConfig,
+    evaluate_many: EvaluateMany,
+    on_step: StepCallback | None = None,
+    on_candidate: CandidateCallback | None = None,
+    on_trial_done: CandidateCallback | None = None,
+) -> SearchResult:
+    """Run Algorithm 1 until the cell has ``stop_edges`` edges (0: none left), or no candidate trains.
+
+    ``on_trial_done`` fires as each trial finishes (any order, for progress); ``on_candidate`` fires once a
+    step is complete, in sampling order (for records that must not depend on the executor).
+    """
+    settings, task = config.search, config.task
+    cell = initial_cell(config)
+    result = SearchResult(initial=cell)
+
+    def evaluate_step(step: int, pairs: list[tuple[Edge | None, Topology]]) -> list[Candidate]:
+        seed = derive_seed(settings.seed, "trial", step)  # one seed per step: candidates differ only in their cell
+        specs = [TrialSpec(topo, task, seed) for _, topo in pairs]
+        done: list[Candidate | None] = [None] * len(specs)
+
+        def finished(i: int, r: TrialResult) -> None:
+            edge, topo = pairs[i]
+            done[i] = Candidate(step, edge, topo, r, score(r, topo, task, settings))
+            if on_trial_done is not None:
+                on_trial_done(done[i])
+
+        results = evaluate_many(specs, on_result=finished)
+        for i, r in enumerate(results):  # executors that do not call back still fill every slot
+            if done[i] is None:
+                finished(i, r)
+        candidates = [c for c in done if c is not None]
+        if on_candidate is not None:
+            for c in candidates:
+                on_candidate(c)
+        return candidates
+
+    if on_step is not None:
+        on_step(0, 1, len(cell.edges))
+    (reference,) = evaluate_step(0, [(None, cell)])
+    result.candidates.append(reference)
+    result.chosen.append(reference)
+
+    step = 0
+    while len(cell.edges) > settings.stop_edges:
+        step += 1
+        removals = sample_removals(cell, settings.candidates, settings.seed, step)
+        if on_step is not None:
+            on_step(step, len(removals), len(cell.edges))
+        candidates = evaluate_step(step, [(e, cell.without(e)) for e in removals])
+        result.candidates.extend(candidates)
+        usable = [c for c in candidates if c.ok]
+        if not usable:
+            result.stopped_early = f"every candidate of step {step} failed"
+            log.warning(result.stopped_early)
+            break
+        kept = max(usable, key=lambda c: (c.score, -len(c.topology.edges)))
+        result.chosen.append(kept)
+        cell = kept.topology
+        log.info("step %d: removed %s, %d edges left, S=%.4f", step, kept.removed_edge, len(cell.edges), kept.score)
+    return result
+
+
+def evaluate_serially(
+    specs: list[TrialSpec], on_result: Callable[[int, TrialResult], None] | None = None
+) -> list[TrialResult]:
+    """The simplest executor: one trial after another in this process."""
+    from ..run.trial import evaluate
+
+    results = []
+    for i, spec in enumerate(specs):
+        results.append(evaluate(spec))
+        if on_result is not None:
+            on_result(i, results[-1])
+    return results

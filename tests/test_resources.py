@@ -1,0 +1,34 @@
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from shrinknas.nets.cnn import CellNetwork, cifar_macro
+from shrinknas.resources import count, count_params, measure_latency
+from shrinknas.topology import Topology
+
+
+def test_conv_and_linear_macs_by_hand():
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                        nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                        nn.Linear(8, 10))
+    c = count(net, (3, 10, 10))
+    assert c.macs == 100 * 8 * 27 + 100 * 8 * 9 + 80
+    assert c.params == count_params(net) == 8 * 27 + 16 + 8 * 9 + 90
+
+
+def test_macs_agree_with_torch_flop_counter():
+    topo = Topology.complete("cnn", ("input", "sepconv3x3", "conv1x1", "sepconv3x3", "conv1x1"))
+    net = CellNetwork(topo, cifar_macro(2), 3, 10).eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        net(torch.zeros(1, 3, 32, 32))
+    assert count(net, (3, 32, 32)).macs == counter.get_total_flops() // 2
+
+
+def test_counting_leaves_the_model_as_it_was():
+    net = nn.Sequential(nn.Conv2d(1, 2, 1), nn.BatchNorm2d(2)).train()
+    count(net, (1, 4, 4))
+    assert net.training and not net[0]._forward_hooks
+
+
+def test_latency_is_positive():
+    assert measure_latency(nn.Conv2d(1, 1, 1), (1, 4, 4), repeats=3) > 0
