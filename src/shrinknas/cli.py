@@ -71,6 +71,7 @@ def _fmt_params(params: int | None) -> str:
 # ------------------------------------------------------------------------------------------------ search
 @search_app.command("autoshrink")
 def search_autoshrink(
+    task: Optional[str] = typer.Option(None, help="cnn (image classification) | rnn (language modelling)"),
     dataset: Optional[str] = typer.Option(None, help="digits | fashion-mnist | cifar10:DIR | cifar100:DIR"),
     nodes: Optional[int] = typer.Option(None, help="nodes of the initial complete DAG (paper: 8)"),
     candidates: Optional[int] = typer.Option(None, help="K candidates sampled per shrink step (paper: 10)"),
@@ -91,6 +92,7 @@ def search_autoshrink(
 ) -> None:
     """AutoShrink (Algorithm 1): shrink a complete DAG cell one edge per step, best of K by S."""
     from .search.autoshrink import evaluate_serially
+    from .search.metric import DEFAULT_LAMBDA
     from .search.driver import run_autoshrink
 
     tree: dict = {}
@@ -100,6 +102,7 @@ def search_autoshrink(
             raise BadInputError(f"{config}: expected a mapping of settings at the top level")
         tree = loaded or {}
     overrides = {
+        "task.task": task,
         "task.dataset": dataset,
         "search.nodes": nodes,
         "search.candidates": candidates,
@@ -117,6 +120,10 @@ def search_autoshrink(
     for dotted, value in overrides.items():
         if value is not None:
             _set(tree, dotted, value)
+    kind = tree.setdefault("task", {}).setdefault("task", "cnn")
+    tree.setdefault("search", {}).setdefault("lam", DEFAULT_LAMBDA.get(kind, 0.1))
+    if kind == "rnn":
+        tree["search"].setdefault("resource", "params")
     if "seed" in tree.get("search", {}):
         tree.setdefault("task", {}).setdefault("data_seed", tree["search"]["seed"])
     cfg: AutoShrinkConfig = validated(AutoShrinkConfig, tree, "settings")
@@ -159,7 +166,7 @@ def _print_summary(summary: dict, out: Path) -> None:
         acc = "-" if c["val_acc"] is None else f"{c['val_acc']:.4f}"
         table.add_row(name, str(c["n_edges"]), acc, _fmt_macs(c["macs"]), _fmt_params(c["params"]), f"{c['S']:.4f}")
     console.print(table)
-    console.print(f"best cell: {Topology.from_dict(best['cell'])}")
+    console.print(f"best cell: {Topology.from_dict(best['cell'])}", markup=False)
     console.print(
         f"{summary['trials']} trials ({summary['failed_trials']} failed) in {summary['wall_seconds']:.1f} s; "
         f"run directory: {out}"
@@ -236,7 +243,7 @@ def profile(
     if as_json:
         _emit_json(report)
         return
-    console.print(f"{topo}")
+    console.print(str(topo), markup=False)
     console.print(f"{macro} network, input {'x'.join(map(str, shape))}: params {_fmt_params(counts.params)}, "
                   f"MACs {_fmt_macs(counts.macs)}")
     if latency:

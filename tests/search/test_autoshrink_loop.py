@@ -1,0 +1,100 @@
+"""The shrink loop on a tiny real search (digits, 4 nodes), and its handling of failed candidates."""
+
+import dataclasses
+import math
+
+import pytest
+
+from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
+from shrinknas.run.trial import TrialResult
+from shrinknas.search.autoshrink import autoshrink, evaluate_serially, initial_cell, sample_removals
+
+TINY = ImageTask(dataset="digits", proxy_train=200, proxy_val=50,
+                 training=ImageTraining(epochs=1, batch_size=64))
+
+
+def tiny_config(**search) -> AutoShrinkConfig:
+    return AutoShrinkConfig(search=SearchSettings(nodes=4, candidates=3, **search), task=TINY)
+
+
+@pytest.fixture(scope="module")
+def tiny_run():
+    return autoshrink(tiny_config(), evaluate_serially)
+
+
+def test_trajectory_follows_algorithm_1(tiny_run):
+    result = tiny_run
+    assert result.chosen[0].step == 0 and result.chosen[0].topology == initial_cell(tiny_config())
+    cell = result.initial
+    for step in range(1, len(result.chosen)):
+        step_cands = [c for c in result.candidates if c.step == step]
+        removed = [c.removed_edge for c in step_cands]
+        # K distinct edges of the current cell, the ones the seeded sampler draws
+        assert removed == sample_removals(cell, 3, 0, step)
+        assert len(set(removed)) == len(removed) == min(3, len(cell.edges))
+        for c in step_cands:
+            assert c.topology == cell.without(c.removed_edge)
+        kept = result.chosen[step]
+        assert kept.score == max(c.score for c in step_cands if c.ok)
+        assert len(kept.topology.edges) < len(cell.edges)
+        cell = kept.topology
+    assert cell.edges == ()  # shrunk down to no edge
+    assert result.stopped_early is None
+
+
+def test_best_is_argmax_of_S_over_the_trajectory(tiny_run):
+    best = tiny_run.best
+    assert best.score == max(c.score for c in tiny_run.chosen)
+    assert all(math.isfinite(c.score) for c in tiny_run.chosen)
+
+
+def test_same_seed_same_trajectory(tiny_run):
+    again = autoshrink(tiny_config(), evaluate_serially)
+    assert [(c.step, c.removed_edge, c.result.val_acc) for c in again.candidates] == [
+        (c.step, c.removed_edge, c.result.val_acc) for c in tiny_run.candidates
+    ]
+
+
+def test_other_seed_other_ops_or_samples(tiny_run):
+    cfg = tiny_config(seed=5)
+    other = [sample_removals(initial_cell(cfg), 3, 5, 1), initial_cell(cfg).ops]
+    assert other != [sample_removals(tiny_run.initial, 3, 0, 1), tiny_run.initial.ops]
+
+
+def test_failed_candidate_is_recorded_and_never_chosen():
+    """The would-be winner of every step fails (as a diverged trial would): the loop must pick another."""
+    state = {"calls": 0}
+
+    def failing_best(specs, on_result=None):
+        results = evaluate_serially(specs)
+        state["calls"] += 1
+        if len(results) > 1:
+            best_i = max(range(len(results)), key=lambda i: results[i].val_acc)
+            results[best_i] = dataclasses.replace(results[best_i], status="failed", error="diverged: loss became nan")
+        return results
+
+    result = autoshrink(tiny_config(), failing_best)
+    failed = [c for c in result.candidates if not c.result.ok]
+    assert failed and all(c.result.error.startswith("diverged") for c in failed)
+    assert all(c.score == -math.inf for c in failed)
+    assert not any(c in failed for c in result.chosen)
+    assert result.best.result.ok
+
+
+def test_all_candidates_failing_stops_the_search_with_a_reason():
+    complete = initial_cell(tiny_config())
+
+    def only_the_complete_dag_trains(specs, on_result=None):
+        if specs[0].topology == complete:
+            return evaluate_serially(specs)
+        return [TrialResult(s.key(), "failed", error="boom") for s in specs]
+
+    result = autoshrink(tiny_config(), only_the_complete_dag_trains)
+    assert result.stopped_early == "every candidate of step 1 failed"
+    assert result.best.step == 0
+
+
+def test_stop_edges_stops_early():
+    result = autoshrink(tiny_config(stop_edges=4), evaluate_serially)
+    assert len(result.chosen[-1].topology.edges) <= 4
+    assert len(result.chosen[-2].topology.edges) > 4

@@ -1,0 +1,107 @@
+"""The `shrinknas` command as a user runs it: exit codes, printed numbers, run-directory files."""
+
+import json
+import re
+
+import pytest
+import yaml
+
+from shrinknas.cli import main
+
+SHRINK_A = {"kind": "cnn", "ops": ["input", "sepconv3x3", "sepconv3x3", "sepconv3x3", "conv1x1"],
+            "edges": [[0, 1], [0, 2], [1, 2], [0, 3], [0, 4], [3, 4]]}
+
+
+def run(capsys, *args):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+@pytest.fixture
+def cell_file(tmp_path):
+    path = tmp_path / "cell.json"
+    path.write_text(json.dumps(SHRINK_A))
+    return path
+
+
+def test_search_writes_a_run_directory_that_reproduces_the_printout(tmp_path, capsys):
+    out_dir = tmp_path / "run"
+    code, out, err = run(capsys, "search", "autoshrink", "--dataset", "digits", "--nodes", 4, "--candidates", 2,
+                         "--epochs", 1, "--proxy-size", 200, "--batch-size", 64, "--seed", 1, "--out", out_dir,
+                         "--quiet")
+    assert code == 0, err
+    config = yaml.safe_load((out_dir / "config.yaml").read_text())
+    assert config["search"]["nodes"] == 4 and config["task"]["proxy_val"] == 40
+    lines = [json.loads(x) for x in (out_dir / "trajectory.jsonl").read_text().splitlines()]
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert len(lines) == summary["trials"]
+    assert {"step", "removed_edge", "edges", "val_acc", "macs", "params", "S", "seconds", "status"} <= set(lines[0])
+    best_line = max((x for x in lines if x["status"] == "ok"), key=lambda x: (x["S"], -x["n_edges"]))
+    assert summary["best"]["S"] >= best_line["S"] - 1e-12
+    best_cell = json.loads((out_dir / "best_cell.json").read_text())
+    assert best_cell == summary["best"]["cell"]
+    assert f"{summary['best']['val_acc']:.4f}" in out and str(out_dir) in out.replace("\n", "")
+
+
+def test_bad_flag_is_one_line_and_exit_2(capsys):
+    code, out, err = run(capsys, "search", "autoshrink", "--nodes", "many")
+    assert code == 2 and err.count("\n") == 1 and "--nodes" in err
+
+
+def test_invalid_setting_is_exit_2(capsys, tmp_path):
+    code, _, err = run(capsys, "search", "autoshrink", "--resource", "watts", "--out", tmp_path)
+    assert code == 2 and "resource" in err
+
+
+def test_bad_config_yaml_is_exit_2(capsys, tmp_path):
+    bad = tmp_path / "c.yaml"
+    bad.write_text("search: [unclosed\n")
+    code, _, err = run(capsys, "search", "autoshrink", "--config", bad, "--out", tmp_path / "r")
+    assert code == 2 and "not valid YAML" in err
+    bad.write_text("search:\n  nodez: 4\n")
+    code, _, err = run(capsys, "search", "autoshrink", "--config", bad, "--out", tmp_path / "r")
+    assert code == 2 and "nodez" in err
+
+
+def test_missing_dataset_names_what_to_do(capsys, tmp_path):
+    code, _, err = run(capsys, "train", tmp_path / "none.json")
+    assert code == 2 and "does not exist" in err
+    (tmp_path / "c.json").write_text(json.dumps(SHRINK_A))
+    code, _, err = run(capsys, "train", tmp_path / "c.json", "--dataset", f"fashion-mnist:{tmp_path / 'nowhere'}")
+    assert code == 2 and "dataset-fashion-mnist" in err
+
+
+@pytest.mark.parametrize("text", ["{", "[]", '{"kind": "cnn", "ops": ["input"], "edges": [[0, 0]]}', "\x00\xff"])
+def test_malformed_cell_file_is_exit_2(capsys, tmp_path, text):
+    path = tmp_path / "bad.json"
+    path.write_bytes(text.encode("latin-1"))
+    code, _, err = run(capsys, "show", path)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_profile_shrinkcnn_a_json(capsys, cell_file):
+    code, out, _ = run(capsys, "profile", cell_file, "--macro", "imagenet", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["params"] == 3_636_301 and report["macs"] == 383_677_672
+
+
+def test_show_draws_and_lists(capsys, cell_file, tmp_path):
+    png = tmp_path / "cell.png"
+    code, out, _ = run(capsys, "show", cell_file, "-o", png)
+    assert code == 0 and png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
+    assert "0->1" in out and "sepconv3x3" in out
+
+
+def test_train_reports_test_accuracy(capsys, cell_file, tmp_path):
+    code, out, err = run(capsys, "train", cell_file, "--dataset", "digits", "--epochs", 2, "--json", "--out",
+                         tmp_path / "t")
+    assert code == 0, err
+    report = json.loads(out)
+    assert 0.3 < report["test_acc"] <= 1 and report["params"] > 0 and report["epochs"] == 2
+    assert json.loads((tmp_path / "t" / "result.json").read_text())["test_acc"] == report["test_acc"]
+    import torch
+
+    state = torch.load(tmp_path / "t" / "weights.pt", weights_only=True)
+    assert any(re.match(r"cells\.\d+\.ops", k) for k in state)
