@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,8 @@ def train_final(
     torch.manual_seed(seed)
     model = CellNetwork(topology, cifar_macro(cells_per_stage, width_mult, act), data.in_channels, data.n_classes)
     counts = count(model, data.input_shape)
-    augment = partial(random_crop_flip, pad=max(1, data.input_shape[-1] // 8)) if settings.augment else None
+    pad = max(1, data.input_shape[-1] // 8)
+    augment = (lambda xb, gen: random_crop_flip(xb, pad, gen)) if settings.augment else None
     start = time.perf_counter()
     fitted = fit(model, data, settings, seed=seed, device=device, on_epoch=on_epoch, augment=augment)
     report = {

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from shrinknas.data.splits import balanced_split, per_class_counts
+from shrinknas.errors import BadInputError
+
+
+def _labels(per_class=(50,) * 10, seed=0):
+    labels = np.concatenate([np.full(n, c) for c, n in enumerate(per_class)])
+    return np.random.default_rng(seed).permutation(labels)
+
+
+def test_totals_are_exact_and_spread_evenly_with_remainder_to_lowest_classes():
+    labels = _labels()
+    train, val = balanced_split(labels, n_train=23, n_val=17, seed=0)
+    assert len(train) == 23 and len(val) == 17
+    np.testing.assert_array_equal(np.bincount(labels[train], minlength=10), [3, 3, 3] + [2] * 7)
+    np.testing.assert_array_equal(np.bincount(labels[val], minlength=10), [2] * 7 + [1] * 3)
+
+
+def test_per_class_counts():
+    np.testing.assert_array_equal(per_class_counts(5000, 10), [500] * 10)
+    np.testing.assert_array_equal(per_class_counts(7, 3), [3, 2, 2])
+    assert per_class_counts(0, 4).sum() == 0
+
+
+def test_uneven_classes_still_give_balanced_splits():
+    labels = _labels(per_class=(12, 40, 9, 30))
+    train, val = balanced_split(labels, n_train=20, n_val=8, seed=5)
+    assert np.bincount(labels[train]).tolist() == [5, 5, 5, 5]
+    assert np.bincount(labels[val]).tolist() == [2, 2, 2, 2]
+
+
+def test_indices_are_disjoint_unique_sorted_and_in_range():
+    labels = _labels()
+    train, val = balanced_split(labels, 300, 100, seed=1)
+    assert train.dtype == np.int64 and val.dtype == np.int64
+    assert len(np.unique(train)) == 300 and len(np.unique(val)) == 100
+    assert not set(train) & set(val)
+    assert np.all(np.diff(train) > 0) and np.all(np.diff(val) > 0)
+    assert train.max() < len(labels) and val.min() >= 0
+
+
+def test_the_whole_class_can_be_used():
+    labels = _labels(per_class=(6, 6))
+    train, val = balanced_split(labels, 8, 4, seed=0)
+    assert sorted(np.concatenate([train, val]).tolist()) == list(range(12))
+
+
+def test_same_seed_same_split_other_seed_other_split():
+    labels = _labels()
+    first = balanced_split(labels, 100, 50, seed=7)
+    again = balanced_split(labels, 100, 50, seed=7)
+    other = balanced_split(labels, 100, 50, seed=8)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[0], other[0]) and not np.array_equal(first[1], other[1])
+
+
+def test_too_few_images_in_a_class_says_how_many_and_what_to_do():
+    labels = _labels(per_class=(50, 5, 50))
+    with pytest.raises(BadInputError, match="only 5 images of class 1.* needs 10 per class; lower the proxy size"):
+        balanced_split(labels, n_train=15, n_val=15, seed=0)
+
+
+def test_negative_sizes_are_bad_input():
+    with pytest.raises(BadInputError, match="negative"):
+        balanced_split(_labels(), -1, 10, seed=0)
