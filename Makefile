@@ -26,7 +26,7 @@ dev: $(VENV)/.installed-dev
 
 demo: venv
 	$(BIN)/shrinknas search autoshrink --dataset digits --nodes 5 --candidates 4 \
-		--epochs 4 --proxy-size 1000 --seed 0 --out runs/demo --force-new
+		--epochs 5 --batch-size 32 --proxy-size 1000 --seed 0 --out runs/demo --force-new
 
 test: dev
 	$(BIN)/python -m pytest

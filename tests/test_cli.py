@@ -95,7 +95,7 @@ def test_show_draws_and_lists(capsys, cell_file, tmp_path):
 
 
 def test_train_reports_test_accuracy(capsys, cell_file, tmp_path):
-    code, out, err = run(capsys, "train", cell_file, "--dataset", "digits", "--epochs", 2, "--json", "--out",
+    code, out, err = run(capsys, "train", cell_file, "--dataset", "digits", "--epochs", 2, "--batch-size", 32, "--json", "--out",
                          tmp_path / "t")
     assert code == 0, err
     report = json.loads(out)

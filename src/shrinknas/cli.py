@@ -56,6 +56,15 @@ def _set(tree: dict, dotted: str, value: Any) -> None:
     tree[leaf] = value
 
 
+def _set_threads(threads: int) -> None:
+    if threads < 0:
+        raise BadInputError("--threads must be 0 (default) or a positive number")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def _emit_json(data: Any) -> None:
     console.print_json(json.dumps(data))
 
@@ -85,6 +94,7 @@ def search_autoshrink(
     stop_edges: Optional[int] = typer.Option(None, help="stop when the cell has this many edges"),
     seed: Optional[int] = typer.Option(None, help="one seed for every random choice"),
     device: Optional[str] = typer.Option(None, help="cpu | cuda"),
+    threads: int = typer.Option(1, help="torch threads per trial (1 is fastest for small candidates on a busy CPU)"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file of settings; flags override it"),
     out: Path = typer.Option(Path("runs/autoshrink"), help="run directory"),
     force_new: bool = typer.Option(False, "--force-new", help="start over even if OUT holds a run"),
@@ -127,6 +137,7 @@ def search_autoshrink(
     if "seed" in tree.get("search", {}):
         tree.setdefault("task", {}).setdefault("data_seed", tree["search"]["seed"])
     cfg: AutoShrinkConfig = validated(AutoShrinkConfig, tree, "settings")
+    _set_threads(threads)
 
     s, t = cfg.search, cfg.task
     console.print(
@@ -189,6 +200,7 @@ def train(
     act: str = typer.Option("relu", help="relu | swish"),
     seed: int = typer.Option(0),
     device: str = typer.Option("cpu"),
+    threads: int = typer.Option(0, help="torch threads (0: torch's default)"),
     out: Optional[Path] = typer.Option(None, help="write result.json and weights here"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
@@ -197,6 +209,7 @@ def train(
     from .train.final import train_final
 
     topo = load_cell(cell)
+    _set_threads(threads)
     settings = validated(
         ImageTraining,
         {"epochs": epochs, "lr": lr, "batch_size": batch_size, "augment": augment, "schedule": "cosine",

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from ..config import ImageTask, TextTask
 from ..topology import Topology
-from ..train.common import Diverged
+from ..train.common import Diverged, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ def _evaluate_image(spec: TrialSpec) -> dict[str, Any]:
     from ..train.classify import fit
 
     data = proxy_data(spec.task)
+    seed_everything(spec.seed)  # weight init is part of the trial: seed it before building
     model = build_proxy_network(spec.topology, spec.task, data.in_channels, data.n_classes)
     counts = count(model, data.input_shape)
     fitted = fit(model, data, spec.task.training, seed=spec.seed, device=spec.task.device)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..config import AutoShrinkConfig, dump_yaml
+from ..config import AutoShrinkConfig, ImageTask, TextTask, dump_yaml
 from ..run.rundir import BEST_CELL, CONFIG, SUMMARY, RunDir
 from .autoshrink import Candidate, CandidateCallback, EvaluateMany, SearchResult, StepCallback, autoshrink
 
@@ -43,6 +43,18 @@ def summarize(result: SearchResult, seconds: float) -> dict[str, Any]:
     }
 
 
+def check_task(task: ImageTask | TextTask) -> None:
+    """Load the task's data once here, so a missing dataset is one clear error, not K failed trials."""
+    if isinstance(task, ImageTask):
+        from ..data.images import proxy_data
+
+        proxy_data(task)
+    else:
+        from ..data.text import load_corpus
+
+        load_corpus(task.dataset, task.vocab_size)
+
+
 def run_autoshrink(
     config: AutoShrinkConfig,
     out: Path | str,
@@ -51,6 +63,7 @@ def run_autoshrink(
     on_trial_done: CandidateCallback | None = None,
 ) -> dict[str, Any]:
     """Search, writing every candidate to trajectory.jsonl as it finishes; returns the summary written."""
+    check_task(config.task)
     run = RunDir(out).create()
     run.write_text(CONFIG, dump_yaml(config))
     start = time.perf_counter()
