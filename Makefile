@@ -25,7 +25,7 @@ venv: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
 demo: venv
-	$(BIN)/shrinknas search autoshrink --dataset digits --nodes 5 --candidates 4 \
+	$(BIN)/shrinknas search autoshrink --dataset digits --nodes 5 --candidates 4 --lam 0.02 \
 		--epochs 5 --batch-size 32 --proxy-size 1000 --seed 0 --out runs/demo --force-new
 
 test: dev

@@ -1,0 +1,67 @@
+"""Seconds per candidate training epoch of the complete N-node cell on the paper's proxy (5,000 images).
+
+Compares memory formats (channels_last vs NCHW) and thread counts in one run, so the ratios hold on a noisy
+machine. Usage: python benchmarks/candidate_epoch.py [--dataset fashion-mnist] [--nodes 8] [--epochs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+
+import torch
+
+from shrinknas.config import ImageTask, ImageTraining
+from shrinknas.data.images import proxy_data
+from shrinknas.nets.cnn import build_proxy_network
+from shrinknas.resources import count
+from shrinknas.search.autoshrink import derive_seed
+from shrinknas.topology import Topology, balanced_ops
+from shrinknas.train.classify import fit
+
+
+def seconds_per_epoch(cell: Topology, task: ImageTask, threads: int, channels_last: bool, epochs: int) -> float:
+    torch.set_num_threads(threads)
+    data = proxy_data(task)
+    training = task.training.model_copy(update={"channels_last": channels_last, "epochs": epochs,
+                                                "early_exit_acc": 0.0, "patience": epochs + 1})
+    torch.manual_seed(0)
+    model = build_proxy_network(cell, task, data.in_channels, data.n_classes)
+    start = time.perf_counter()
+    fit(model, data, training, seed=0)
+    return (time.perf_counter() - start) / epochs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", default="fashion-mnist")
+    parser.add_argument("--nodes", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2, help="alternate the variants this many times")
+    args = parser.parse_args()
+    task = ImageTask(dataset=args.dataset, training=ImageTraining())
+    ops = balanced_ops("cnn", args.nodes, random.Random(derive_seed(0, "ops")))
+    cell = Topology.complete("cnn", ops)
+    data = proxy_data(task)
+    counts = count(build_proxy_network(cell, task, data.in_channels, data.n_classes), data.input_shape)
+    variants = [(1, True), (1, False), (2, True), (2, False)]
+    times: dict[str, list[float]] = {}
+    for _ in range(args.rounds):
+        for threads, cl in variants:
+            name = f"threads={threads} {'channels_last' if cl else 'nchw'}"
+            times.setdefault(name, []).append(seconds_per_epoch(cell, task, threads, cl, args.epochs))
+    best = {k: min(v) for k, v in times.items()}
+    ref = best["threads=1 channels_last"]
+    report = {
+        "dataset": args.dataset, "nodes": args.nodes, "edges": len(cell.edges), "macs": counts.macs,
+        "params": counts.params, "proxy_train": task.proxy_train,
+        "seconds_per_epoch": {k: round(v, 3) for k, v in best.items()},
+        "ratio_to_threads1_channels_last": {k: round(v / ref, 3) for k, v in best.items()},
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
