@@ -33,6 +33,13 @@ class ImageTraining(_Strict):
     schedule: Literal["constant", "cosine"] = "constant"
     augment: bool = Field(False, description="random crop (pad 4 / 2) and horizontal flip of training batches")
     channels_last: bool = True
+    finetune_epochs: int = Field(1, ge=1, description="epochs of a candidate that starts from its parent's weights")
+    finetune_lr: float = Field(4e-3, gt=0, description="Adam learning rate of such a candidate")
+
+    def finetuning(self) -> "ImageTraining":
+        """The schedule of a candidate that inherits weights: a short constant-rate fine-tune, no early exit."""
+        return self.model_copy(update={"epochs": self.finetune_epochs, "lr": self.finetune_lr, "schedule": "constant",
+                                       "patience": self.finetune_epochs + 1, "early_exit_acc": 0.0})
 
 
 class TextTraining(_Strict):
@@ -84,6 +91,9 @@ class SearchSettings(_Strict):
     lam: float = Field(0.1, ge=0)
     resource: Literal["macs", "params"] = "macs"
     stop_edges: int = Field(0, ge=0, description="stop once the cell has this many edges (authors' RNN: 4)")
+    protocol: Literal["paper", "inherit"] = Field(
+        "paper", description="paper: every candidate from scratch; inherit: candidates fine-tune the kept parent"
+    )
     seed: int = 0
 
 

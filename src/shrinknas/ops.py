@@ -77,6 +77,20 @@ OPS: dict[str, Callable[[int, int, str, bool], nn.Module]] = {
 }
 
 
+_BN = ("weight", "bias", "running_mean", "running_var")
+_SEP_INPUT_AXES = {"0.0.weight": 0, **{f"0.1.{p}": 0 for p in _BN}, "1.0.weight": 1}
+
+#: op name -> {parameter name inside the op: axis indexed by the op's input channels}. Weight inheritance and
+#: candidate batching use it to move weights between cells whose inputs differ by some channels.
+INPUT_AXES: dict[str, dict[str, int]] = {
+    "conv1x1": {"0.weight": 1},
+    "sepconv3x3": _SEP_INPUT_AXES,
+    "sepconv5x5": _SEP_INPUT_AXES,
+    "maxpool3x3": {"1.0.weight": 1},
+    "avgpool3x3": {"1.0.weight": 1},
+}
+
+
 def build_op(name: str, c_in: int, c_out: int, act: str = "relu", final_act: bool = True) -> nn.Module:
     try:
         builder = OPS[name]

@@ -14,8 +14,15 @@ from torch import nn
 
 from ..config import ImageTask
 from ..errors import BadInputError
-from ..ops import build_op, conv_bn, glorot_init
+from ..ops import INPUT_AXES, build_op, conv_bn, glorot_init
 from ..topology import Topology
+
+
+#: Which channel a tensor dimension holds: ("stem", k) or (cell index, node, k). A child network and its parent
+#: share labels wherever they share channels, which is how weights move between them.
+Label = tuple
+#: parameter name -> [(axis, labels along it, zero where the other network lacks the label)]
+ChannelAxes = dict[str, list[tuple[int, tuple[Label, ...], bool]]]
 
 
 def make_divisible(value: float, divisor: int = 4) -> int:
@@ -27,7 +34,16 @@ def make_divisible(value: float, divisor: int = 4) -> int:
 class Cell(nn.Module):
     """One AutoShrink cell built from a topology."""
 
-    def __init__(self, topology: Topology, c_in: int, width: int, pool: int = 1, act: str = "relu") -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        c_in: int,
+        width: int,
+        pool: int = 1,
+        act: str = "relu",
+        index: int = 0,
+        in_labels: tuple[Label, ...] | None = None,
+    ) -> None:
         super().__init__()
         if topology.kind != "cnn":
             raise BadInputError(f"a CNN needs a cnn cell, got a {topology.kind} cell")
@@ -47,6 +63,20 @@ class Cell(nn.Module):
         self.c_out = sum(channels[v] for v in self.leaves)
         needs_projection = self.c_out != c_in or pool > 1
         self.projection = conv_bn(c_in, self.c_out, 1, stride=pool, act=None) if needs_projection else nn.Identity()
+        self._label_channels(cell, index, width, in_labels or tuple(("in", k) for k in range(c_in)))
+
+    def _label_channels(self, cell: Topology, index: int, width: int, in_labels: tuple[Label, ...]) -> None:
+        labels = {0: in_labels, **{v: tuple((index, v, k) for k in range(width)) for v in self.nodes}}
+        self.out_labels: tuple[Label, ...] = tuple(x for v in self.leaves for x in labels[v])
+        self.axes: ChannelAxes = {}
+        for v in self.nodes:
+            node_in = tuple(x for u in self.inputs[v] for x in labels[u])
+            for name, axis in INPUT_AXES[cell.ops[v]].items():
+                self.axes[f"ops.{v}.{name}"] = [(axis, node_in, axis == 1)]
+        if isinstance(self.projection, nn.Sequential):
+            self.axes["projection.0.weight"] = [(0, self.out_labels, True), (1, in_labels, True)]
+            for p in ("weight", "bias", "running_mean", "running_var"):
+                self.axes[f"projection.1.{p}"] = [(0, self.out_labels, False)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         states = {0: self.pool(x)}
@@ -84,16 +114,19 @@ class CellNetwork(nn.Module):
     def __init__(self, topology: Topology, macro: MacroConfig, in_channels: int, n_classes: int) -> None:
         super().__init__()
         self.stem = conv_bn(in_channels, macro.stem_channels, 3, stride=macro.stem_stride, act=macro.act)
-        cells: list[nn.Module] = []
+        cells: list[Cell] = []
         c = macro.stem_channels
+        labels: tuple[Label, ...] = tuple(("stem", k) for k in range(c))
         for width, count, pool in zip(macro.widths, macro.cells_per_stage, macro.pools):
             for i in range(count):
-                cell = Cell(topology, c, width, pool if i == 0 else 1, macro.act)
+                cell = Cell(topology, c, width, pool if i == 0 else 1, macro.act, len(cells), labels)
                 cells.append(cell)
-                c = cell.c_out
+                c, labels = cell.c_out, cell.out_labels
         self.cells = nn.Sequential(*cells)
         self.head = conv_bn(c, macro.head_channels, 1, act=macro.act) if macro.head_channels else nn.Identity()
         self.classifier = nn.Linear(macro.head_channels or c, n_classes)
+        self.axes: ChannelAxes = {f"cells.{i}.{k}": v for i, cell in enumerate(cells) for k, v in cell.axes.items()}
+        self.axes["head.0.weight" if macro.head_channels else "classifier.weight"] = [(1, labels, True)]
         glorot_init(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

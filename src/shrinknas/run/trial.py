@@ -25,22 +25,37 @@ Status = Literal["ok", "failed"]
 
 
 @dataclass(frozen=True)
+class ParentWeights:
+    """Trained weights a candidate starts from: identified by the trial that produced them."""
+
+    key: str
+    topology: Topology
+    state: bytes = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class TrialSpec:
-    """What to evaluate: a cell, the task settings and the seed for its weights and batches."""
+    """What to evaluate: a cell, the task settings, the seed, and optionally the parent weights to start from."""
 
     topology: Topology
     task: ImageTask | TextTask
     seed: int
+    parent: ParentWeights | None = None
+    keep_weights: bool = field(default=False, compare=False)
 
     def key(self) -> str:
         """Canonical key: equal keys mean equal outcomes, so a key already stored is never retrained."""
-        text = json.dumps(
-            [self.topology.key(), self.task.model_dump(mode="json"), self.seed], sort_keys=True, separators=(",", ":")
-        )
+        parts = [self.topology.key(), self.task.model_dump(mode="json"), self.seed]
+        if self.parent is not None:  # weights are a function of the trial that made them
+            parts.append(self.parent.key)
+        text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
         return hashlib.sha1(text.encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"topology": self.topology.to_dict(), "task": self.task.model_dump(mode="json"), "seed": self.seed}
+        data = {"topology": self.topology.to_dict(), "task": self.task.model_dump(mode="json"), "seed": self.seed}
+        if self.parent is not None:
+            data["parent"] = self.parent.key
+        return data
 
 
 @dataclass(frozen=True)
@@ -57,13 +72,17 @@ class TrialResult:
     epochs: int = 0
     error: str | None = None
     host: str = field(default_factory=socket.gethostname)
+    #: trained weights (``torch.save`` bytes) when the spec asked to keep them; not part of the record
+    weights: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["weights"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrialResult":
@@ -97,6 +116,7 @@ def evaluate(spec: TrialSpec) -> TrialResult:
 def _evaluate_image(spec: TrialSpec) -> dict[str, Any]:
     from ..data.images import proxy_data
     from ..nets.cnn import build_proxy_network
+    from ..nets.inherit import inherit
     from ..resources import count
     from ..train.classify import fit
 
@@ -104,8 +124,38 @@ def _evaluate_image(spec: TrialSpec) -> dict[str, Any]:
     seed_everything(spec.seed)  # weight init is part of the trial: seed it before building
     model = build_proxy_network(spec.topology, spec.task, data.in_channels, data.n_classes)
     counts = count(model, data.input_shape)
-    fitted = fit(model, data, spec.task.training, seed=spec.seed, device=spec.task.device)
-    return {"val_acc": fitted.best_val_acc, "epochs": fitted.epochs, "macs": counts.macs, "params": counts.params}
+    training = spec.task.training
+    if spec.parent is not None:
+        parent = build_proxy_network(spec.parent.topology, spec.task, data.in_channels, data.n_classes)
+        parent.load_state_dict(weights_from_bytes(spec.parent.state))
+        inherit(model, parent)
+        training = training.finetuning()
+    fitted = fit(model, data, training, seed=spec.seed, device=spec.task.device)
+    metrics: dict[str, Any] = {
+        "val_acc": fitted.best_val_acc, "epochs": fitted.epochs, "macs": counts.macs, "params": counts.params
+    }
+    if spec.keep_weights:
+        metrics["weights"] = weights_to_bytes(model)
+    return metrics
+
+
+def weights_to_bytes(model: Any) -> bytes:
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+    return buffer.getvalue()
+
+
+def weights_from_bytes(data: bytes) -> dict[str, Any]:
+    """Tensors only: loading never runs code (weights_only=True)."""
+    import io
+
+    import torch
+
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
 
 def _evaluate_text(spec: TrialSpec) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from ..config import AutoShrinkConfig
-from ..run.trial import TrialResult, TrialSpec
+from ..run.trial import ParentWeights, TrialResult, TrialSpec
 from ..topology import Edge, Topology, balanced_ops
 from .metric import score
 
@@ -120,10 +120,12 @@ def autoshrink(
     settings, task = config.search, config.task
     cell = initial_cell(config)
     result = SearchResult(initial=cell)
+    inheriting = settings.protocol == "inherit"
+    parent: ParentWeights | None = None
 
     def evaluate_step(step: int, pairs: list[tuple[Edge | None, Topology]]) -> list[Candidate]:
         seed = derive_seed(settings.seed, "trial", step)  # one seed per step: candidates differ only in their cell
-        specs = [TrialSpec(topo, task, seed) for _, topo in pairs]
+        specs = [TrialSpec(topo, task, seed, parent=parent, keep_weights=inheriting) for _, topo in pairs]
         done: list[Candidate | None] = [None] * len(specs)
 
         def finished(i: int, r: TrialResult) -> None:
@@ -147,6 +149,8 @@ def autoshrink(
     (reference,) = evaluate_step(0, [(None, cell)])
     result.candidates.append(reference)
     result.chosen.append(reference)
+    if inheriting:
+        parent = _parent_of(reference)
 
     step = 0
     while len(cell.edges) > settings.stop_edges:
@@ -164,8 +168,19 @@ def autoshrink(
         kept = max(usable, key=lambda c: (c.score, -len(c.topology.edges)))
         result.chosen.append(kept)
         cell = kept.topology
+        if inheriting:
+            parent = _parent_of(kept)
         log.info("step %d: removed %s, %d edges left, S=%.4f", step, kept.removed_edge, len(cell.edges), kept.score)
     return result
+
+
+def _parent_of(kept: Candidate) -> ParentWeights | None:
+    """The kept candidate's trained weights, for the next step's candidates to start from."""
+    if kept.result.weights is None:
+        if kept.ok:
+            raise RuntimeError(f"trial {kept.result.key} returned no weights; the inherit protocol needs them")
+        return None
+    return ParentWeights(kept.result.key, kept.topology, kept.result.weights)
 
 
 def evaluate_serially(

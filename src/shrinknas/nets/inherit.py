@@ -1,0 +1,64 @@
+"""Weight inheritance between cell networks that share channels (AutoShrink candidates and their parent).
+
+A candidate is its parent minus one edge u -> v: v's input loses u's channels, nodes left without input
+disappear, and a node that lost its last outgoing edge joins the cell output. Every channel carries a label
+(``nets.cnn.Label``), so each parameter of the child is filled from the parent by label: kept channels get
+the parent's trained values, channels the parent lacked feed in through zero weights (so they change nothing
+until trained) and the rest keeps its fresh initialisation.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .cnn import ChannelAxes, CellNetwork
+
+
+def _positions(child: tuple, parent: tuple) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(child positions found in parent, their parent positions, child positions the parent lacks)."""
+    where = {label: i for i, label in enumerate(parent)}
+    found = [i for i, label in enumerate(child) if label in where]
+    missing = [i for i, label in enumerate(child) if label not in where]
+    as_long = lambda xs: torch.tensor(xs, dtype=torch.long)  # noqa: E731
+    return as_long(found), as_long([where[child[i]] for i in found]), as_long(missing)
+
+
+def transfer(target: torch.Tensor, source: torch.Tensor, target_axes: list, source_axes: list) -> bool:
+    """Copy ``source`` into ``target`` along labelled axes; returns False when the two cannot be matched."""
+    source_labels = {axis: labels for axis, labels, _ in source_axes}
+    if {a for a, _, _ in target_axes} != set(source_labels):
+        return False
+    index: list = [slice(None)] * target.ndim
+    picked = source
+    for axis, labels, zero_missing in target_axes:
+        found, from_parent, missing = _positions(labels, source_labels[axis])
+        picked = picked.index_select(axis, from_parent)
+        index[axis] = found
+        if zero_missing and len(missing):
+            target.index_fill_(axis, missing, 0.0)
+    if len(target_axes) == 2:
+        index[0], index[1] = index[0][:, None], index[1][None, :]
+    free = [d for d in range(target.ndim) if d not in source_labels]
+    if any(target.shape[d] != source.shape[d] for d in free):
+        return False
+    target[tuple(index)] = picked
+    return True
+
+
+@torch.no_grad()
+def inherit(child: CellNetwork, parent: CellNetwork) -> int:
+    """Fill ``child`` in place from ``parent``; returns how many tensors were (fully or partly) inherited."""
+    parent_state = parent.state_dict()
+    parent_axes: ChannelAxes = parent.axes
+    copied = 0
+    for name, tensor in child.state_dict().items():
+        source = parent_state.get(name)
+        if source is None:
+            continue
+        axes = child.axes.get(name)
+        if axes:
+            copied += transfer(tensor, source.to(tensor.dtype), axes, parent_axes.get(name, []))
+        elif source.shape == tensor.shape:
+            tensor.copy_(source)
+            copied += 1
+    return copied
