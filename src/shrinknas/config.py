@@ -33,13 +33,14 @@ class ImageTraining(_Strict):
     schedule: Literal["constant", "cosine"] = "constant"
     augment: bool = Field(False, description="random crop (pad 4 / 2) and horizontal flip of training batches")
     channels_last: bool = True
-    finetune_epochs: int = Field(1, ge=1, description="epochs of a candidate that starts from its parent's weights")
+    max_steps: int | None = Field(None, ge=0, description="stop after this many optimizer steps (then validate)")
+    finetune_steps: int = Field(40, ge=0, description="optimizer steps of a candidate that starts from its parent")
     finetune_lr: float = Field(4e-3, gt=0, description="Adam learning rate of such a candidate")
 
     def finetuning(self) -> "ImageTraining":
         """The schedule of a candidate that inherits weights: a short constant-rate fine-tune, no early exit."""
-        return self.model_copy(update={"epochs": self.finetune_epochs, "lr": self.finetune_lr, "schedule": "constant",
-                                       "patience": self.finetune_epochs + 1, "early_exit_acc": 0.0})
+        return self.model_copy(update={"epochs": self.epochs, "max_steps": self.finetune_steps, "lr": self.finetune_lr,
+                                       "schedule": "constant", "patience": self.epochs + 1, "early_exit_acc": 0.0})
 
 
 class TextTraining(_Strict):

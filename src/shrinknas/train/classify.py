@@ -89,12 +89,16 @@ def fit(
     )
     loss_fn = nn.CrossEntropyLoss()
     best, since_best, history = -1.0, 0, []
-    epoch = 0
+    epoch = steps = 0
+    budget = settings.max_steps if settings.max_steps is not None else float("inf")
     for epoch in range(1, settings.epochs + 1):
         model.train()
         order = torch.randperm(len(train_x), generator=gen).to(dev)
         total, seen = 0.0, 0
         for start in range(0, len(order), settings.batch_size):
+            if steps >= budget:
+                break
+            steps += 1
             idx = order[start : start + settings.batch_size]
             xb = train_x[idx]
             if augment is not None:
@@ -108,7 +112,7 @@ def fit(
                 scheduler.step()
             total += loss.item() * len(idx)
             seen += len(idx)
-        train_loss = total / seen
+        train_loss = total / max(seen, 1)
         check_finite(train_loss, epoch)
         val_acc = accuracy(model, val_x, val_y)
         history.append({"epoch": epoch, "train_loss": train_loss, "val_acc": val_acc})
@@ -119,7 +123,7 @@ def fit(
             best, since_best = val_acc, 0
         else:
             since_best += 1
-        if since_best >= settings.patience:
+        if since_best >= settings.patience or steps >= budget:
             break
         if epoch == settings.early_exit_epoch and best < settings.early_exit_acc:
             break

@@ -1,0 +1,78 @@
+"""Candidate-training throughput as a fraction of this machine's fp32 matrix-multiply peak, in one run.
+
+Training FLOPs are estimated as 3 x forward FLOPs (forward + two backward products) = 6 x MACs per image.
+The peak is a large square ``torch.mm`` at the same thread count, measured in the same process right
+before and after, so the ratio survives a noisy, shared machine.
+Usage: python benchmarks/throughput.py [--dataset fashion-mnist] [--nodes 8] [--threads 1] [--steps 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+
+import torch
+
+from shrinknas.config import ImageTask
+from shrinknas.data.images import proxy_data
+from shrinknas.nets.cnn import build_proxy_network
+from shrinknas.resources import count
+from shrinknas.search.autoshrink import derive_seed
+from shrinknas.topology import Topology, balanced_ops
+from shrinknas.train.classify import param_groups
+
+
+def matmul_flops(size: int = 1024, repeats: int = 10) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        torch.mm(a, b)
+    return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
+def training_flops(cell: Topology, task: ImageTask, steps: int, channels_last: bool) -> float:
+    data = proxy_data(task)
+    torch.manual_seed(0)
+    model = build_proxy_network(cell, task, data.in_channels, data.n_classes)
+    macs = count(model, data.input_shape).macs
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model.to(memory_format=fmt).train()
+    opt = torch.optim.Adam(param_groups(model, task.training), lr=4e-3)
+    bs = task.training.batch_size
+    x = data.train_x[:bs].contiguous(memory_format=fmt)
+    y = data.train_y[:bs]
+    for i in range(steps + 3):
+        if i == 3:
+            start = time.perf_counter()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return 6 * macs * bs * steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", default="fashion-mnist")
+    parser.add_argument("--nodes", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=30)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    task = ImageTask(dataset=args.dataset)
+    cell = Topology.complete("cnn", balanced_ops("cnn", args.nodes, random.Random(derive_seed(0, "ops"))))
+    peak_before = matmul_flops()
+    achieved = {fmt: training_flops(cell, task, args.steps, fmt == "channels_last") for fmt in ("channels_last", "nchw")}
+    peak = max(peak_before, matmul_flops())
+    print(json.dumps({
+        "threads": args.threads, "nodes": args.nodes, "matmul_gflops": round(peak / 1e9, 2),
+        "training_gflops": {k: round(v / 1e9, 2) for k, v in achieved.items()},
+        "fraction_of_matmul_peak": {k: round(v / peak, 3) for k, v in achieved.items()},
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
