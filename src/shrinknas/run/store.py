@@ -1,0 +1,374 @@
+"""The run store: one SQLite file per run, so a crash never costs a finished trial.
+
+Every finished trial is committed the moment it finishes (WAL journal, synchronous=FULL), keyed by its
+canonical spec key; a resumed run reads those rows back instead of training again. A ``meta`` table names the
+schema version, the method and the resolved config, so a directory holding another search is refused rather
+than silently mixed. Every SQLite failure a user can cause (not a database, truncated, read-only, disk full)
+becomes one ``BadInputError`` line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import BadInputError, IncompatibleRunError
+from .trial import TrialResult, TrialSpec
+
+log = logging.getLogger(__name__)
+
+STORE_NAME = "trials.sqlite"
+#: Bump when the tables change: an older or newer store is refused with a clear message, never misread.
+SCHEMA_VERSION = 1
+
+_RESULT_COLUMNS = ("status", "val_acc", "val_ppl", "macs", "params", "seconds", "epochs", "error", "host")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    key TEXT PRIMARY KEY,
+    topology TEXT NOT NULL,
+    task TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+    val_acc REAL,
+    val_ppl REAL,
+    macs INTEGER,
+    params INTEGER,
+    seconds REAL NOT NULL,
+    epochs INTEGER NOT NULL,
+    error TEXT,
+    host TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS steps (
+    step INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    score REAL,
+    created REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """How far a run got: what ``shrinknas runs ls/show`` prints."""
+
+    path: Path
+    method: str
+    state: str
+    steps_done: int
+    trials: int
+    failed: int
+    best_score: float | None
+    best_key: str | None
+    trial_seconds: float
+    started: float | None
+    updated: float | None
+
+
+def store_path(run_dir: Path) -> Path:
+    return Path(run_dir) / STORE_NAME
+
+
+def canonical_config(config: dict[str, Any]) -> str:
+    """One text per config, so equal settings compare equal whatever their key order."""
+    return json.dumps(config, sort_keys=True, separators=(",", ":"))
+
+
+class RunStore:
+    """A run's trials, steps and identity in SQLite; use ``RunStore.open`` or ``RunStore.read``."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self._conn = conn
+
+    # ----- opening -----
+    @classmethod
+    def open(cls, run_dir: Path, method: str, config: dict[str, Any], force_new: bool = False) -> "RunStore":
+        """Create the store of a new run, or reopen the one of an unfinished run with the same settings.
+
+        ``force_new`` throws an existing store away (also one that is corrupt) and starts over.
+        """
+        run_dir = Path(run_dir)
+        path = store_path(run_dir)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInputError(f"cannot create run directory {run_dir}: {exc.strerror}") from None
+        if force_new:
+            remove_store(run_dir)
+        existed = path.exists() and path.stat().st_size > 0
+        store = cls(path, _connect(path, readonly=False))
+        try:
+            with store._sqlite_errors("open"):
+                if existed:
+                    store._check_readable()
+                    store._check_identity(method, config)
+                else:
+                    store._create(method, config)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @classmethod
+    def read(cls, run_dir: Path) -> "RunStore":
+        """Open an existing store for looking only (``runs ls/show``): nothing is created or changed."""
+        path = store_path(Path(run_dir))
+        if not path.is_file():
+            raise BadInputError(f"{run_dir} holds no run ({STORE_NAME} not found)")
+        store = cls(path, _connect(path, readonly=True))
+        try:
+            with store._sqlite_errors("read"):
+                store._check_readable()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _create(self, method: str, config: dict[str, Any]) -> None:
+        with self._conn:
+            self._conn.executescript(_SCHEMA)
+            now = repr(time.time())
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
+                [
+                    ("schema_version", str(SCHEMA_VERSION)),
+                    ("shrinknas_version", __version__),
+                    ("method", method),
+                    ("config", canonical_config(config)),
+                    ("state", "running"),
+                    ("started", now),
+                ],
+            )
+
+    def _check_readable(self) -> None:
+        """Refuse a damaged file or a store of another schema before any of it is trusted."""
+        problems = [row[0] for row in self._conn.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            raise sqlite3.DatabaseError(problems[0] if problems else "quick_check gave no answer")
+        tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not {"meta", "trials", "steps"} <= tables:
+            raise BadInputError(
+                f"{self.path} is not a shrinknas run store; move it away or pass --force-new to start over"
+            )
+        version = self.meta("schema_version")
+        if version != str(SCHEMA_VERSION):
+            raise BadInputError(
+                f"{self.path} was written by another shrinknas version (store schema {version}, this one reads "
+                f"{SCHEMA_VERSION}); use that version, or pass --force-new to start over"
+            )
+
+    def _check_identity(self, method: str, config: dict[str, Any]) -> None:
+        stored_method = self.meta("method")
+        if stored_method != method:
+            raise IncompatibleRunError(
+                f"{self.path.parent} holds a {stored_method} run, not {method}; "
+                "choose another --out or pass --force-new to start over"
+            )
+        stored = self.config()
+        if canonical_config(stored) != canonical_config(config):
+            raise IncompatibleRunError(
+                f"{self.path.parent} holds a run with other settings ({_first_difference(stored, config)}); "
+                "choose another --out or pass --force-new to start over"
+            )
+
+    # ----- meta -----
+    def meta(self, name: str) -> str | None:
+        with self._sqlite_errors("read"):
+            row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def config(self) -> dict[str, Any]:
+        """The resolved config the run was started with."""
+        try:
+            return json.loads(self.meta("config") or "{}")
+        except json.JSONDecodeError:
+            raise BadInputError(
+                f"{self.path} is damaged (its config is not JSON); move it away, or pass --force-new to start over"
+            ) from None
+
+    def set_state(self, state: str) -> None:
+        """``running``, ``interrupted`` or ``finished``: what ``runs ls`` shows."""
+        with self._sqlite_errors("write"), self._conn:
+            self._conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('state', ?)", (state,))
+
+    # ----- trials -----
+    def get(self, key: str) -> TrialResult | None:
+        return self.get_many([key]).get(key)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, TrialResult]:
+        """The stored results among ``keys``; keys never stored are simply absent."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, TrialResult] = {}
+        columns = ", ".join(("key",) + _RESULT_COLUMNS)
+        with self._sqlite_errors("read"):
+            for start in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                for row in self._conn.execute(f"SELECT {columns} FROM trials WHERE key IN ({marks})", chunk):
+                    found[row[0]] = _result_from_row(row)
+        return found
+
+    def put(self, spec: TrialSpec, result: TrialResult) -> None:
+        """Commit one finished trial now; a key already stored keeps its first result."""
+        if result.key != spec.key():
+            raise ValueError(f"result {result.key} does not belong to spec {spec.key()}")
+        values = [result.to_dict()[name] for name in _RESULT_COLUMNS]
+        names = ", ".join(("key", "topology", "task", "seed") + _RESULT_COLUMNS + ("created",))
+        marks = ", ".join("?" * (len(_RESULT_COLUMNS) + 5))
+        row = [
+            result.key,
+            json.dumps(spec.topology.to_dict()),
+            json.dumps(spec.task.model_dump(mode="json"), sort_keys=True),
+            spec.seed,
+            *values,
+            time.time(),
+        ]
+        with self._sqlite_errors("write"), self._conn:
+            self._conn.execute(f"INSERT OR IGNORE INTO trials ({names}) VALUES ({marks})", row)
+
+    def results(self) -> list[TrialResult]:
+        """Every stored trial in the order it finished."""
+        columns = ", ".join(("key",) + _RESULT_COLUMNS)
+        with self._sqlite_errors("read"):
+            rows = self._conn.execute(f"SELECT {columns} FROM trials ORDER BY created, rowid").fetchall()
+        return [_result_from_row(row) for row in rows]
+
+    def trial_rows(self) -> list[dict[str, Any]]:
+        """Every stored row as a dict (spec JSON, metrics, created time) for reports and checks."""
+        with self._sqlite_errors("read"):
+            cursor = self._conn.execute("SELECT * FROM trials ORDER BY created, rowid")
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    # ----- steps -----
+    def record_step(self, step: int, key: str, score: float | None) -> None:
+        """Remember which trial a strategy chose at ``step`` and its score; replaying a step rewrites it."""
+        value = score if score is not None and math.isfinite(score) else None
+        with self._sqlite_errors("write"), self._conn:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO steps (step, key, score, created) VALUES (?, ?, ?, ?)",
+                (step, key, value, time.time()),
+            )
+
+    def steps(self) -> list[tuple[int, str, float | None]]:
+        with self._sqlite_errors("read"):
+            return [tuple(r) for r in self._conn.execute("SELECT step, key, score FROM steps ORDER BY step")]
+
+    def progress(self) -> RunProgress:
+        with self._sqlite_errors("read"):
+            trials, failed, seconds, first, last = self._conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(status = 'failed'), 0), COALESCE(SUM(seconds), 0.0), "
+                "MIN(created), MAX(created) FROM trials"
+            ).fetchone()
+            steps_done, last_step = self._conn.execute("SELECT COUNT(*), MAX(created) FROM steps").fetchone()
+            best = self._conn.execute(
+                "SELECT score, key FROM steps WHERE score IS NOT NULL ORDER BY score DESC, step LIMIT 1"
+            ).fetchone()
+        started = self.meta("started")
+        updates = [t for t in (last, last_step) if t is not None]
+        return RunProgress(
+            path=self.path.parent,
+            method=self.meta("method") or "?",
+            state=self.meta("state") or "?",
+            steps_done=steps_done,
+            trials=trials,
+            failed=failed,
+            best_score=None if best is None else best[0],
+            best_key=None if best is None else best[1],
+            trial_seconds=float(seconds),
+            started=float(started) if started else first,
+            updated=max(updates) if updates else None,
+        )
+
+    # ----- plumbing -----
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "RunStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _sqlite_errors(self, doing: str) -> Iterator[None]:
+        """Turn what SQLite reports about the file or the disk into one line the user can act on."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise BadInputError(_explain(self.path, doing, exc)) from None
+
+
+def remove_store(run_dir: Path) -> None:
+    """Delete a run's store and its WAL side files (``--force-new``)."""
+    path = store_path(Path(run_dir))
+    for name in (path.name, path.name + "-wal", path.name + "-shm"):
+        try:
+            (path.parent / name).unlink(missing_ok=True)
+        except OSError as exc:
+            raise BadInputError(f"cannot remove {path.parent / name}: {exc.strerror}") from None
+
+
+def find_runs(root: Path) -> list[Path]:
+    """Run directories at ``root`` or one level below it, by name."""
+    root = Path(root)
+    if not root.is_dir():
+        raise BadInputError(f"{root} is not a directory")
+    found = [root] if store_path(root).is_file() else []
+    found += sorted(p for p in root.iterdir() if p.is_dir() and store_path(p).is_file())
+    return found
+
+
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    try:
+        if readonly:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        else:
+            conn = sqlite3.connect(path, timeout=30)
+            if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
+                raise sqlite3.OperationalError("cannot switch the journal to WAL mode")
+            conn.execute("PRAGMA synchronous=FULL")  # a committed trial survives a crash of the whole machine
+    except sqlite3.DatabaseError as exc:
+        raise BadInputError(_explain(path, "open", exc)) from None
+    return conn
+
+
+def _explain(path: Path, doing: str, exc: sqlite3.DatabaseError) -> str:
+    text = str(exc)
+    low = text.lower()
+    if "full" in low:
+        return f"cannot {doing} {path}: the disk is full; free some space and run the same command again to resume"
+    if "readonly" in low or "read-only" in low or "unable to open" in low or "disk i/o" in low:
+        return f"cannot {doing} {path}: {text}; choose a writable --out directory"
+    if "locked" in low or "busy" in low:
+        return f"cannot {doing} {path}: it is in use by another shrinknas process; wait for it or choose another --out"
+    return (
+        f"{path} is damaged or not a shrinknas run store ({text}); "
+        "move it away, or pass --force-new to start the run over"
+    )
+
+
+def _result_from_row(row: tuple[Any, ...]) -> TrialResult:
+    data = dict(zip(("key",) + _RESULT_COLUMNS, row))
+    return TrialResult.from_dict(data)
+
+
+def _first_difference(old: Any, new: Any, where: str = "") -> str:
+    """The first setting that differs, as ``a.b: old -> new``: enough for the user to see why."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for name in sorted(set(old) | set(new)):
+            if old.get(name) != new.get(name):
+                return _first_difference(old.get(name), new.get(name), f"{where}.{name}" if where else name)
+    return f"{where or 'config'}: {old!r} -> {new!r}"
