@@ -86,5 +86,7 @@ def test_bad_settings_are_one_line_errors():
         make_executor("threads")
     with pytest.raises(BadInputError, match="--ray-address 'nowhere' is not understood"):
         make_executor("ray", ray_address="nowhere")
-    assert isinstance(make_executor("serial"), SerialExecutor)
-    assert make_executor("pool", workers=3).workers == 3
+    with pytest.raises(BadInputError, match="drop --workers or use --executor pool"):
+        make_executor("serial", workers=2)
+    assert isinstance(make_executor(), SerialExecutor)
+    assert make_executor(workers=3).workers == 3

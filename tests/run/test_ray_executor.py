@@ -21,6 +21,7 @@ def ray_cluster():
         env.setenv("PYTHONPATH", worker_pythonpath())  # the cluster's workers inherit it
         env.setenv("RAY_USAGE_STATS_ENABLED", "0")
         executor = RayExecutor("local", fake_trials.seeded_trial, retries=1, num_cpus=2)
+        list(executor.map_unordered(make_specs(1)))  # the cluster starts on first use
         try:
             yield executor
         finally:

@@ -31,10 +31,12 @@ def test_stored_keys_are_read_back_and_duplicates_trained_once(tmp_path):
         runner = TrialRunner(store, SerialExecutor(trial))
         first = runner.run(specs[:2])
         batch = [specs[3], specs[0], specs[3], specs[1], specs[2]]
-        second = runner.run(batch)
+        told = {}
+        second = runner(batch, on_result=lambda index, result: told.setdefault(index, result))
     assert trial.seeds == [0, 1, 3, 2]
     assert [r.key for r in second] == [s.key() for s in batch]
     assert second[1] == first[0] and second[0] == second[2]
+    assert told == dict(enumerate(second))
     assert (runner.counts.trained, runner.counts.reused) == (4, 2)
 
 
@@ -59,13 +61,13 @@ def test_each_result_is_committed_as_it_finishes(tmp_path, marker_dir):
     specs = make_specs(2, marker_dir)
     seen = []
 
-    def interrupt_after_first(spec, result, cached):
+    def interrupt_after_first(index, result):
         with RunStore.read(tmp_path) as other_connection:
             seen.append([r.key for r in other_connection.results()])
         raise KeyboardInterrupt
 
     with RunStore.open(tmp_path, "autoshrink", CONFIG) as store, PoolExecutor(2, fake_trials.seed1_sleeps_trial) as pool:
         with pytest.raises(KeyboardInterrupt):
-            TrialRunner(store, pool, on_result=interrupt_after_first).run(specs)
+            TrialRunner(store, pool).run(specs, on_result=interrupt_after_first)
     assert seen == [[specs[0].key()]]
     assert attempts(specs[1]) == 1

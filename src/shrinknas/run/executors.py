@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -215,29 +216,36 @@ class RayExecutor(Executor):
         if address not in ("local", "auto") and not _is_host_port(address):
             raise BadInputError(f"--ray-address {address!r} is not understood; {RAY_ADDRESS_HELP}")
         self.address = address
+        self.num_cpus = num_cpus
         self._ray = _import_ray()
         self._started_here = False
-        if not self._ray.is_initialized():
-            self._init(num_cpus)
-            self._started_here = True
-        self._task = self._ray.remote(_call_with_threads).options(
-            num_cpus=threads_per_trial, max_retries=retries, retry_exceptions=True
-        )
+        self._task: Any = None
 
-    def _init(self, num_cpus: int | None) -> None:
+    def _connect(self) -> Any:
+        """Start or join the cluster on first use: a resumed run whose trials are all stored never needs one."""
+        if self._task is not None:
+            return self._task
         ray = self._ray
-        options: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
-        if self.address == "local":
-            options["num_cpus"] = num_cpus or os.cpu_count() or 1
-        try:
-            ray.init(address=self.address, **options)
-        except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BadInputError(f"cannot reach a Ray cluster at {self.address!r} ({first_line}); {RAY_ADDRESS_HELP}") from None
+        if not ray.is_initialized():
+            options: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+            if self.address == "local":
+                options["num_cpus"] = self.num_cpus or os.cpu_count() or 1
+            try:
+                ray.init(address=self.address, **options)
+            except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise BadInputError(f"cannot reach a Ray cluster at {self.address!r} ({first}); {RAY_ADDRESS_HELP}") from None
+            self._started_here = True
+        self._task = ray.remote(_call_with_threads).options(
+            num_cpus=self.threads_per_trial, max_retries=self.retries, retry_exceptions=True
+        )
+        return self._task
 
     def map_unordered(self, specs: Sequence[TrialSpec]) -> Iterator[tuple[int, TrialResult]]:
-        ray = self._ray
-        refs = {self._task.remote(self.fn, spec, self.threads_per_trial): i for i, spec in enumerate(specs)}
+        if not specs:
+            return
+        ray, task = self._ray, self._connect()
+        refs = {task.remote(self.fn, spec, self.threads_per_trial): i for i, spec in enumerate(specs)}
         try:
             while refs:
                 ready, _ = ray.wait(list(refs), num_returns=1)
@@ -261,23 +269,32 @@ class RayExecutor(Executor):
         if self._started_here and self._ray.is_initialized():
             self._ray.shutdown()
         self._started_here = False
+        self._task = None
 
 
 def make_executor(
-    kind: str,
+    kind: str | None = None,
     workers: int = 1,
     ray_address: str = "local",
     fn: TrialFn = evaluate,
     retries: int = DEFAULT_RETRIES,
     threads_per_trial: int = 1,
 ) -> Executor:
-    """The executor the CLI flags ask for: ``serial``, ``pool`` (``workers`` processes) or ``ray``."""
+    """The executor the CLI flags ask for: ``serial``, ``pool`` or ``ray``; by default pool when workers > 1.
+
+    For a local Ray cluster ``workers`` caps its CPUs (default: all of this machine's).
+    """
+    if workers < 1:
+        raise BadInputError(f"--workers must be 1 or more, got {workers}")
+    kind = kind or ("pool" if workers > 1 else "serial")
     if kind == "serial":
+        if workers > 1:
+            raise BadInputError("--executor serial runs one trial at a time; drop --workers or use --executor pool")
         return SerialExecutor(fn, retries, threads_per_trial)
     if kind == "pool":
         return PoolExecutor(workers, fn, retries, threads_per_trial)
     if kind == "ray":
-        return RayExecutor(ray_address, fn, retries, threads_per_trial, num_cpus=None)
+        return RayExecutor(ray_address, fn, retries, threads_per_trial, num_cpus=workers if workers > 1 else None)
     raise BadInputError(f"unknown executor {kind!r}; expected serial, pool or ray")
 
 
@@ -293,11 +310,19 @@ def _forkserver(fn: TrialFn) -> multiprocessing.context.BaseContext:
 
 
 def _init_worker(threads: int) -> None:
-    """Pool workers leave Ctrl-C to the parent, which stops them, and use their share of the cores."""
+    """Pool workers leave Ctrl-C to the parent, which stops them, and end when the parent is killed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:  # nothing else ends a worker whose parent got SIGKILL: it would wait forever
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="parent-watch").start()
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:
+    parent.join()
+    os._exit(1)
 
 
 def _call_with_threads(fn: TrialFn, spec: TrialSpec, threads: int) -> TrialResult:

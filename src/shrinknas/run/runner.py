@@ -8,6 +8,7 @@ is committed as soon as it finishes, so a crash in the middle of a step loses no
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -18,8 +19,8 @@ from .trial import TrialResult, TrialSpec
 
 log = logging.getLogger(__name__)
 
-#: Told about every result of a batch: the spec, its result and whether it came from the store.
-ResultCallback = Callable[[TrialSpec, TrialResult, bool], None]
+#: Told ``(index into specs, result)`` once for every spec of a batch, as its result becomes known.
+IndexCallback = Callable[[int, TrialResult], None]
 
 
 @dataclass
@@ -33,42 +34,37 @@ class RunnerCounts:
 class TrialRunner:
     """Evaluates specs through an executor, never training a key the store already holds."""
 
-    def __init__(self, store: RunStore, executor: Executor, on_result: ResultCallback | None = None) -> None:
+    def __init__(self, store: RunStore, executor: Executor) -> None:
         self.store = store
         self.executor = executor
-        self.on_result = on_result
         self.counts = RunnerCounts()
 
-    def run(self, specs: Sequence[TrialSpec]) -> list[TrialResult]:
+    def run(self, specs: Sequence[TrialSpec], on_result: IndexCallback | None = None) -> list[TrialResult]:
         """Results in the order of ``specs``; stored keys are read back, the others trained and committed."""
         keys = [spec.key() for spec in specs]
-        results: dict[str, TrialResult] = self.store.get_many(keys)
-        for spec in _first_of_each_key(specs, keys, wanted=set(results)):
-            self.counts.reused += 1
-            self._tell(spec, results[spec.key()], cached=True)
-        todo = _first_of_each_key(specs, keys, wanted=set(keys) - set(results))
+        where: dict[str, list[int]] = defaultdict(list)  # a batch naming a candidate twice trains it once
+        for index, key in enumerate(keys):
+            where[key].append(index)
+        results = self.store.get_many(where)
+        self.counts.reused += len(results)
+        for key, result in results.items():
+            self._tell(where[key], result, on_result)
+        todo = [specs[indices[0]] for key, indices in where.items() if key not in results]
         if todo:
-            log.info("training %d of %d trials (%d read back from the store)", len(todo), len(specs), len(specs) - len(todo))
+            log.info("training %d trials, %d read back from the store", len(todo), len(where) - len(todo))
         with closing(self.executor.map_unordered(todo)) as finished:
             for index, result in finished:
-                spec = todo[index]
-                self.store.put(spec, result)  # committed before anything else can go wrong
-                results[spec.key()] = result
+                key = todo[index].key()
+                self.store.put(todo[index], result)  # committed before anything else can go wrong
+                results[key] = result
                 self.counts.trained += 1
-                self._tell(spec, result, cached=False)
+                self._tell(where[key], result, on_result)
         return [results[key] for key in keys]
 
-    def _tell(self, spec: TrialSpec, result: TrialResult, cached: bool) -> None:
-        if self.on_result is not None:
-            self.on_result(spec, result, cached)
+    __call__ = run  # a runner is what a strategy's ``evaluate_many`` expects
 
-
-def _first_of_each_key(specs: Sequence[TrialSpec], keys: Sequence[str], wanted: set[str]) -> list[TrialSpec]:
-    """One spec per wanted key, in batch order: a batch naming a candidate twice trains it once."""
-    seen: set[str] = set()
-    chosen = []
-    for spec, key in zip(specs, keys):
-        if key in wanted and key not in seen:
-            seen.add(key)
-            chosen.append(spec)
-    return chosen
+    @staticmethod
+    def _tell(indices: list[int], result: TrialResult, on_result: IndexCallback | None) -> None:
+        if on_result is not None:
+            for index in indices:
+                on_result(index, result)

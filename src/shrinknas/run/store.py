@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -22,11 +24,12 @@ from typing import Any
 
 from .. import __version__
 from ..errors import BadInputError, IncompatibleRunError
+from .rundir import STORE
 from .trial import TrialResult, TrialSpec
 
 log = logging.getLogger(__name__)
 
-STORE_NAME = "trials.sqlite"
+STORE_NAME = STORE
 #: Bump when the tables change: an older or newer store is refused with a clear message, never misread.
 SCHEMA_VERSION = 1
 
@@ -116,6 +119,7 @@ class RunStore:
                     store._check_identity(method, config)
                 else:
                     store._create(method, config)
+            store.set_state("running")
         except BaseException:
             store.close()
             raise
@@ -147,7 +151,6 @@ class RunStore:
                     ("shrinknas_version", __version__),
                     ("method", method),
                     ("config", canonical_config(config)),
-                    ("state", "running"),
                     ("started", now),
                 ],
             )
@@ -199,9 +202,18 @@ class RunStore:
             ) from None
 
     def set_state(self, state: str) -> None:
-        """``running``, ``interrupted`` or ``finished``: what ``runs ls`` shows."""
+        """``running`` (by this process), ``interrupted``, ``failed`` or ``finished``: what ``runs ls`` shows."""
+        values = [("state", state), ("pid", str(os.getpid())), ("host", socket.gethostname())]
         with self._sqlite_errors("write"), self._conn:
-            self._conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('state', ?)", (state,))
+            self._conn.executemany("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", values)
+
+    def state(self) -> str:
+        """The recorded state, or ``stopped`` for a run whose process on this machine is gone (killed, crashed)."""
+        state = self.meta("state") or "?"
+        pid = self.meta("pid")
+        if state == "running" and pid and self.meta("host") == socket.gethostname() and not _alive(int(pid)):
+            return "stopped"
+        return state
 
     # ----- trials -----
     def get(self, key: str) -> TrialResult | None:
@@ -262,9 +274,18 @@ class RunStore:
                 (step, key, value, time.time()),
             )
 
-    def steps(self) -> list[tuple[int, str, float | None]]:
+    def steps(self) -> list[dict[str, Any]]:
+        """Every recorded step with the chosen trial's spec and metrics."""
         with self._sqlite_errors("read"):
-            return [tuple(r) for r in self._conn.execute("SELECT step, key, score FROM steps ORDER BY step")]
+            cursor = self._conn.execute(
+                "SELECT s.step, s.score, t.* FROM steps s JOIN trials t ON t.key = s.key ORDER BY s.step"
+            )
+            names = [d[0] for d in cursor.description]
+            rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+        for row in rows:
+            row["topology"] = json.loads(row["topology"])
+            row["task"] = json.loads(row["task"])
+        return rows
 
     def progress(self) -> RunProgress:
         with self._sqlite_errors("read"):
@@ -281,7 +302,7 @@ class RunStore:
         return RunProgress(
             path=self.path.parent,
             method=self.meta("method") or "?",
-            state=self.meta("state") or "?",
+            state=self.state(),
             steps_done=steps_done,
             trials=trials,
             failed=failed,
@@ -329,6 +350,16 @@ def find_runs(root: Path) -> list[Path]:
     found = [root] if store_path(root).is_file() else []
     found += sorted(p for p in root.iterdir() if p.is_dir() and store_path(p).is_file())
     return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
