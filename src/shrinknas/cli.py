@@ -71,6 +71,12 @@ def _set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+def _share_of_cores(workers: int) -> int:
+    import os
+
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
 def _emit_json(data: Any) -> None:
     console.print_json(json.dumps(data))
 
@@ -100,7 +106,8 @@ def search_autoshrink(
     stop_edges: Optional[int] = typer.Option(None, help="stop when the cell has this many edges"),
     seed: Optional[int] = typer.Option(None, help="one seed for every random choice"),
     device: Optional[str] = typer.Option(None, help="cpu | cuda"),
-    threads: int = typer.Option(1, help="torch threads per trial (1 is fastest for small candidates on a busy CPU)"),
+    threads: int = typer.Option(1, help="torch threads per trial (1 is fastest for small candidates on a busy CPU; "
+                                "0: this machine's cores / --workers); keep it when resuming"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file of settings; flags override it"),
     out: Path = typer.Option(Path("runs/autoshrink"), help="run directory; one holding an unfinished run is resumed"),
     force_new: bool = typer.Option(False, "--force-new", help="start over even if OUT holds a run"),
@@ -149,7 +156,7 @@ def search_autoshrink(
     _set_threads(threads)
 
     s, t = cfg.search, cfg.task
-    trial_executor = make_executor(executor, workers, ray_address)
+    trial_executor = make_executor(executor, workers, ray_address, threads_per_trial=threads or _share_of_cores(workers))
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, disable=quiet, transient=False,

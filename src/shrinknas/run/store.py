@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS trials (
     topology TEXT NOT NULL,
     task TEXT NOT NULL,
     seed INTEGER NOT NULL,
+    parent TEXT,
     status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
     val_acc REAL,
     val_ppl REAL,
@@ -53,6 +54,7 @@ CREATE TABLE IF NOT EXISTS trials (
     host TEXT NOT NULL,
     created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS weights (key TEXT PRIMARY KEY REFERENCES trials (key), state BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS steps (
     step INTEGER PRIMARY KEY,
     key TEXT NOT NULL,
@@ -161,7 +163,7 @@ class RunStore:
         if problems != ["ok"]:
             raise sqlite3.DatabaseError(problems[0] if problems else "quick_check gave no answer")
         tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not {"meta", "trials", "steps"} <= tables:
+        if not {"meta", "trials", "weights", "steps"} <= tables:
             raise BadInputError(
                 f"{self.path} is not a shrinknas run store; move it away or pass --force-new to start over"
             )
@@ -220,42 +222,49 @@ class RunStore:
         return self.get_many([key]).get(key)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, TrialResult]:
-        """The stored results among ``keys``; keys never stored are simply absent."""
+        """The stored results among ``keys``, with their weights where kept; keys never stored are absent."""
         wanted = list(dict.fromkeys(keys))
         found: dict[str, TrialResult] = {}
-        columns = ", ".join(("key",) + _RESULT_COLUMNS)
+        columns = ", ".join(f"t.{name}" for name in ("key",) + _RESULT_COLUMNS)
         with self._sqlite_errors("read"):
             for start in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
                 chunk = wanted[start : start + 500]
                 marks = ", ".join("?" * len(chunk))
-                for row in self._conn.execute(f"SELECT {columns} FROM trials WHERE key IN ({marks})", chunk):
+                query = (
+                    f"SELECT {columns}, w.state FROM trials t LEFT JOIN weights w ON w.key = t.key "
+                    f"WHERE t.key IN ({marks})"
+                )
+                for row in self._conn.execute(query, chunk):
                     found[row[0]] = _result_from_row(row)
         return found
 
     def put(self, spec: TrialSpec, result: TrialResult) -> None:
-        """Commit one finished trial now; a key already stored keeps its first result."""
+        """Commit one finished trial (and its weights, if it kept them) now; a stored key keeps its first result."""
         if result.key != spec.key():
             raise ValueError(f"result {result.key} does not belong to spec {spec.key()}")
         values = [result.to_dict()[name] for name in _RESULT_COLUMNS]
-        names = ", ".join(("key", "topology", "task", "seed") + _RESULT_COLUMNS + ("created",))
-        marks = ", ".join("?" * (len(_RESULT_COLUMNS) + 5))
+        names = ", ".join(("key", "topology", "task", "seed", "parent") + _RESULT_COLUMNS + ("created",))
+        marks = ", ".join("?" * (len(_RESULT_COLUMNS) + 6))
         row = [
             result.key,
             json.dumps(spec.topology.to_dict()),
             json.dumps(spec.task.model_dump(mode="json"), sort_keys=True),
             spec.seed,
+            spec.to_dict().get("parent"),
             *values,
             time.time(),
         ]
         with self._sqlite_errors("write"), self._conn:
-            self._conn.execute(f"INSERT OR IGNORE INTO trials ({names}) VALUES ({marks})", row)
+            added = self._conn.execute(f"INSERT OR IGNORE INTO trials ({names}) VALUES ({marks})", row).rowcount
+            if added and result.weights is not None:
+                self._conn.execute("INSERT INTO weights (key, state) VALUES (?, ?)", (result.key, result.weights))
 
     def results(self) -> list[TrialResult]:
         """Every stored trial in the order it finished."""
         columns = ", ".join(("key",) + _RESULT_COLUMNS)
         with self._sqlite_errors("read"):
             rows = self._conn.execute(f"SELECT {columns} FROM trials ORDER BY created, rowid").fetchall()
-        return [_result_from_row(row) for row in rows]
+        return [_result_from_row(row) for row in rows]  # without weights: those are for resuming only
 
     def trial_rows(self) -> list[dict[str, Any]]:
         """Every stored row as a dict (spec JSON, metrics, created time) for reports and checks."""
@@ -266,13 +275,17 @@ class RunStore:
 
     # ----- steps -----
     def record_step(self, step: int, key: str, score: float | None) -> None:
-        """Remember which trial a strategy chose at ``step`` and its score; replaying a step rewrites it."""
+        """Remember which trial a strategy kept at ``step`` and its score; replaying a step rewrites it.
+
+        Weights of trials no step kept are dropped here: only kept trials are parents of later ones.
+        """
         value = score if score is not None and math.isfinite(score) else None
         with self._sqlite_errors("write"), self._conn:
             self._conn.execute(
                 "INSERT OR REPLACE INTO steps (step, key, score, created) VALUES (?, ?, ?, ?)",
                 (step, key, value, time.time()),
             )
+            self._conn.execute("DELETE FROM weights WHERE key NOT IN (SELECT key FROM steps)")
 
     def steps(self) -> list[dict[str, Any]]:
         """Every recorded step with the chosen trial's spec and metrics."""
@@ -392,7 +405,8 @@ def _explain(path: Path, doing: str, exc: sqlite3.DatabaseError) -> str:
 
 
 def _result_from_row(row: tuple[Any, ...]) -> TrialResult:
-    data = dict(zip(("key",) + _RESULT_COLUMNS, row))
+    """A result from ``key, *_RESULT_COLUMNS`` and optionally its weights (bytes, loaded by the trial code)."""
+    data = dict(zip(("key",) + _RESULT_COLUMNS + ("weights",), row))
     return TrialResult.from_dict(data)
 
 

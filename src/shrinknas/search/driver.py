@@ -77,14 +77,17 @@ def run_autoshrink(
     ``on_open`` is told what the store already held (nothing for a new run). The caller owns ``executor``.
     """
     check_task(config.task)
+    executor = executor or SerialExecutor()
+    # torch threads change a trial's numbers in the last bits: a resumed run must train with the same count
+    identity = {**config.model_dump(mode="json"), "threads_per_trial": executor.threads_per_trial}
     run = RunDir(out).create()
     if force_new:
         run.remove(SUMMARY, BEST_CELL, TRAJECTORY, CONFIG)  # no result of the old run may outlive it
-    with RunStore.open(run.path, METHOD, config.model_dump(mode="json"), force_new=force_new) as store:
+    with RunStore.open(run.path, METHOD, identity, force_new=force_new) as store:
         if on_open is not None:
             on_open(store.progress())
         run.write_text(CONFIG, dump_yaml(config))
-        runner = TrialRunner(store, executor or SerialExecutor())
+        runner = TrialRunner(store, executor)
         start = time.perf_counter()
         try:
             with run.trajectory_writer() as trajectory:
