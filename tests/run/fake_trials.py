@@ -91,3 +91,18 @@ def seed1_sleeps_trial(spec: TrialSpec) -> TrialResult:
     if spec.seed == 1:
         time.sleep(60)
     return seeded_trial(spec)
+
+
+def first_call_dies_then_evaluate(spec: TrialSpec) -> TrialResult:
+    """The real trial, except that the first call in the whole run kills its worker process.
+
+    The run is identified by the marker directory in ``SHRINKNAS_TEST_MARKERS`` (set before workers start).
+    """
+    from shrinknas.run.trial import evaluate
+
+    try:
+        (Path(os.environ["SHRINKNAS_TEST_MARKERS"]) / "killed").touch(exist_ok=False)
+    except FileExistsError:
+        return evaluate(spec)
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("unreachable")

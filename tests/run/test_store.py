@@ -1,6 +1,8 @@
+import dataclasses
 import os
 import random
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -112,12 +114,12 @@ def _truncated(path: Path) -> None:
 
 def _wrong_schema(path: Path) -> None:
     _filled_store(path.parent)
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION + 1),))
 
 
 def _foreign_database(path: Path) -> None:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("CREATE TABLE songs (title TEXT)")
 
 
@@ -197,3 +199,20 @@ def test_find_runs_lists_the_directory_and_its_children(tmp_path):
     assert find_runs(tmp_path / "a") == [tmp_path / "a"]
     with pytest.raises(BadInputError):
         find_runs(tmp_path / "missing")
+
+
+def test_weights_are_kept_for_kept_trials_only(tmp_path):
+    """Inherit-protocol runs resume from the kept trials' weights; the others' are dropped once a step is kept."""
+    from shrinknas.run.trial import ParentWeights, TrialSpec
+
+    first, other = make_specs(2)
+    child = TrialSpec(first.topology, first.task, 7, parent=ParentWeights(first.key(), first.topology, b"w0"))
+    with RunStore.open(tmp_path, "autoshrink", CONFIG) as store:
+        for spec, blob in ((first, b"w0"), (other, b"w1"), (child, b"w2")):
+            store.put(spec, dataclasses.replace(_result(spec), weights=blob))
+        store.record_step(0, first.key(), 0.5)
+    with RunStore.open(tmp_path, "autoshrink", CONFIG) as store:
+        found = store.get_many([first.key(), other.key(), child.key()])
+        assert [found[s.key()].weights for s in (first, other, child)] == [b"w0", None, None]
+        assert found[first.key()] == _result(first)  # weights are not part of a result's equality
+        assert store.trial_rows()[2]["parent"] == first.key()

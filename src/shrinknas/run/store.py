@@ -33,6 +33,7 @@ STORE_NAME = STORE
 #: Bump when the tables change: an older or newer store is refused with a clear message, never misread.
 SCHEMA_VERSION = 1
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
 _RESULT_COLUMNS = ("status", "val_acc", "val_ppl", "macs", "params", "seconds", "epochs", "error", "host")
 
 _SCHEMA = """
@@ -113,13 +114,16 @@ class RunStore:
         if force_new:
             remove_store(run_dir)
         existed = path.exists() and path.stat().st_size > 0
+        if existed:
+            _check_header(path)  # before SQLite touches it: it would take a stub file for a new database
         store = cls(path, _connect(path, readonly=False))
         try:
             with store._sqlite_errors("open"):
                 if existed:
                     store._check_readable()
                     store._check_identity(method, config)
-                else:
+                _use_wal(store._conn)
+                if not existed:
                     store._create(method, config)
             store.set_state("running")
         except BaseException:
@@ -133,6 +137,7 @@ class RunStore:
         path = store_path(Path(run_dir))
         if not path.is_file():
             raise BadInputError(f"{run_dir} holds no run ({STORE_NAME} not found)")
+        _check_header(path)
         store = cls(path, _connect(path, readonly=True))
         try:
             with store._sqlite_errors("read"):
@@ -378,15 +383,27 @@ def _alive(pid: int) -> bool:
 def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
     try:
         if readonly:
-            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-        else:
-            conn = sqlite3.connect(path, timeout=30)
-            if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
-                raise sqlite3.OperationalError("cannot switch the journal to WAL mode")
-            conn.execute("PRAGMA synchronous=FULL")  # a committed trial survives a crash of the whole machine
+            return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        return sqlite3.connect(path, timeout=30)
     except sqlite3.DatabaseError as exc:
         raise BadInputError(_explain(path, "open", exc)) from None
-    return conn
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """WAL: readers (``runs ls``) never block the search; FULL: a committed trial survives a machine crash."""
+    if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
+        raise sqlite3.OperationalError("cannot switch the journal to WAL mode")
+    conn.execute("PRAGMA synchronous=FULL")
+
+
+def _check_header(path: Path) -> None:
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
+    if header != _SQLITE_HEADER:
+        raise BadInputError(_explain(path, "open", sqlite3.DatabaseError("file is not a database")))
 
 
 def _explain(path: Path, doing: str, exc: sqlite3.DatabaseError) -> str:
