@@ -140,3 +140,41 @@ def test_ctrl_c_keeps_the_store_and_prints_a_command_that_resumes(cli, tmp_path,
     assert code == 0, err
     assert f"resuming: {rows} finished trials" in stdout
     assert (out / "best_cell.json").read_text() == (uninterrupted / "best_cell.json").read_text()
+
+
+class StopAfter:
+    """The real trial in this process, but Ctrl-C after ``calls`` trials: a search stopped between trials."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls = calls
+
+    def __call__(self, spec):
+        from shrinknas.run.trial import evaluate
+
+        if self.calls == 0:
+            raise KeyboardInterrupt
+        self.calls -= 1
+        return evaluate(spec)
+
+
+def test_an_inherit_protocol_run_resumes_from_stored_parent_weights(tmp_path):
+    """Candidates fine-tune the kept parent's weights: those must come back from the store on resume."""
+    from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
+    from shrinknas.run.executors import SerialExecutor
+    from shrinknas.search.driver import run_autoshrink
+
+    config = AutoShrinkConfig(
+        search=SearchSettings(nodes=4, candidates=2, stop_edges=3, protocol="inherit", seed=1),
+        task=ImageTask(dataset="digits", proxy_train=200, proxy_val=40, training=ImageTraining(epochs=1, batch_size=64)),
+    )
+    whole = run_autoshrink(config, tmp_path / "whole")
+    with pytest.raises(KeyboardInterrupt):
+        run_autoshrink(config, tmp_path / "resumed", SerialExecutor(StopAfter(4)))  # stops inside step 2
+    with RunStore.read(tmp_path / "resumed") as store:
+        assert store.progress().trials == 4 and store.progress().state == "interrupted"
+    resumed = run_autoshrink(config, tmp_path / "resumed")
+    assert resumed["trials_from_store"] == 4
+    assert {k: _outcome(r) for k, r in _trials(tmp_path / "resumed").items()} == {
+        k: _outcome(r) for k, r in _trials(tmp_path / "whole").items()
+    }
+    assert resumed["best"] == whole["best"]

@@ -2,6 +2,7 @@ import dataclasses
 import os
 import random
 import sqlite3
+import subprocess
 from contextlib import closing
 from pathlib import Path
 
@@ -216,3 +217,18 @@ def test_weights_are_kept_for_kept_trials_only(tmp_path):
         assert [found[s.key()].weights for s in (first, other, child)] == [b"w0", None, None]
         assert found[first.key()] == _result(first)  # weights are not part of a result's equality
         assert store.trial_rows()[2]["parent"] == first.key()
+
+
+def test_a_run_another_live_process_is_searching_is_refused(tmp_path):
+    _filled_store(tmp_path)
+    with subprocess.Popen(["sleep", "30"]) as other:
+        try:
+            with closing(sqlite3.connect(tmp_path / STORE_NAME)) as conn, conn:
+                conn.execute("UPDATE meta SET value = ? WHERE name = 'pid'", (str(other.pid),))
+            with pytest.raises(BadInputError, match=f"being searched by process {other.pid}"):
+                RunStore.open(tmp_path, "autoshrink", CONFIG)
+        finally:
+            other.kill()
+    other.wait()
+    with RunStore.open(tmp_path, "autoshrink", CONFIG) as store:  # its process is gone: the run resumes
+        assert len(store.results()) == 3

@@ -112,7 +112,6 @@ class PoolExecutor(Executor):
     def map_unordered(self, specs: Sequence[TrialSpec]) -> Iterator[tuple[int, TrialResult]]:
         pending: deque[int] = deque(range(len(specs)))
         failures = [0] * len(specs)
-        reasons = [""] * len(specs)
         alone: set[int] = set()  # suspects of a worker death: they run with nothing else in flight
         in_flight: dict[Future[TrialResult], int] = {}
         finished = False
@@ -139,7 +138,6 @@ class PoolExecutor(Executor):
                     else:
                         reason = _describe(error)
                     failures[index] += 1
-                    reasons[index] = reason
                     if failures[index] > self.retries:
                         yield index, self._gave_up(specs[index], reason)
                     else:
@@ -164,9 +162,16 @@ class PoolExecutor(Executor):
             if index in alone and in_flight:
                 return
             pending.popleft()
-            in_flight[self._ensure_pool().submit(self.fn, specs[index])] = index
+            in_flight[self._submit(specs[index])] = index
             if index in alone:
                 return
+
+    def _submit(self, spec: TrialSpec) -> Future[TrialResult]:
+        try:
+            return self._ensure_pool().submit(self.fn, spec)
+        except BrokenProcessPool:  # an idle worker died since the last batch: start afresh
+            self._discard_pool()
+            return self._ensure_pool().submit(self.fn, spec)
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -234,7 +239,10 @@ class RayExecutor(Executor):
                 ray.init(address=self.address, **options)
             except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise BadInputError(f"cannot reach a Ray cluster at {self.address!r} ({first}); {RAY_ADDRESS_HELP}") from None
+                hint = RAY_ADDRESS_HELP
+                if _is_host_port(self.address) and "RAY_AUTH_MODE" not in os.environ:
+                    hint += "; a cluster with token authentication also needs RAY_AUTH_MODE=token and its token"
+                raise BadInputError(f"cannot reach a Ray cluster at {self.address!r} ({first}); {hint}") from None
             self._started_here = True
         self._task = ray.remote(_call_with_threads).options(
             num_cpus=self.threads_per_trial, max_retries=self.retries, retry_exceptions=True

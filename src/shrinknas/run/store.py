@@ -122,6 +122,7 @@ class RunStore:
                 if existed:
                     store._check_readable()
                     store._check_identity(method, config)
+                    store._check_not_running()
                 _use_wal(store._conn)
                 if not existed:
                     store._create(method, config)
@@ -191,6 +192,15 @@ class RunStore:
             raise IncompatibleRunError(
                 f"{self.path.parent} holds a run with other settings ({_first_difference(stored, config)}); "
                 "choose another --out or pass --force-new to start over"
+            )
+
+    def _check_not_running(self) -> None:
+        """Two searches in one directory would train the same trials twice and race on the result files."""
+        pid = self.meta("pid")
+        if self.state() == "running" and pid != str(os.getpid()):
+            raise BadInputError(
+                f"{self.path.parent} is being searched by process {pid} on this machine; "
+                "wait for it to finish or stop it (Ctrl-C), or choose another --out"
             )
 
     # ----- meta -----
