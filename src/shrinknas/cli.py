@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from typer.exceptions import TyperException
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -156,7 +157,8 @@ def search_autoshrink(
     _set_threads(threads)
 
     s, t = cfg.search, cfg.task
-    trial_executor = make_executor(executor, workers, ray_address, threads_per_trial=threads or _share_of_cores(workers))
+    per_trial = threads or _share_of_cores(workers)
+    trial_executor = make_executor(executor, workers, ray_address, threads_per_trial=per_trial)
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, disable=quiet, transient=False,
@@ -223,7 +225,7 @@ def runs_ls(directory: Path = typer.Argument(Path("runs"), help="a run directory
     """List runs with their state and progress."""
     from .run.store import RunStore, find_runs
 
-    table = Table(title=f"runs in {directory}")
+    table = Table(title=f"runs in {directory}", box=box.SIMPLE_HEAD)
     for col in ("run", "method", "state", "steps", "trials", "best S", "time", "updated"):
         table.add_column(col, justify="left" if col in ("run", "method", "state") else "right")
     unreadable = []
@@ -233,7 +235,7 @@ def runs_ls(directory: Path = typer.Argument(Path("runs"), help="a run directory
                 p = store.progress()
         except ShrinkNASError as exc:
             unreadable.append(str(exc))
-            table.add_row(_run_name(path, directory), "?", "unreadable", *["-"] * 5)
+            table.add_row(_run_name(path, directory), "?", "damaged", *["-"] * 5)
             continue
         trials = f"{p.trials} ({p.failed} failed)" if p.failed else str(p.trials)
         table.add_row(_run_name(path, directory), p.method, p.state, str(p.steps_done), trials,
@@ -296,11 +298,15 @@ def _fmt_seconds(seconds: float) -> str:
 
 
 def _fmt_when(timestamp: float | None, short: bool = False) -> str:
+    """``short``: the time of day for today, the date otherwise."""
     import datetime
 
     if timestamp is None:
         return "-"
-    return datetime.datetime.fromtimestamp(timestamp).strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M")
+    when = datetime.datetime.fromtimestamp(timestamp)
+    if not short:
+        return when.strftime("%Y-%m-%d %H:%M")
+    return when.strftime("%H:%M" if when.date() == datetime.date.today() else "%Y-%m-%d")
 
 
 # ------------------------------------------------------------------------------------------------- train

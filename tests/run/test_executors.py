@@ -34,7 +34,8 @@ def test_pool_survives_a_worker_killed_mid_trial(marker_dir):
     with PoolExecutor(2, fn=fake_trials.dies_once_trial, retries=1) as executor:
         results = _in_order(executor.map_unordered(specs))
         assert all(r.ok for r in results), results
-        assert _in_order(executor.map_unordered(make_specs(4, marker_dir)[3:]))[0].ok  # the pool was rebuilt and still works
+        fresh = make_specs(4, marker_dir)[3:]
+        assert _in_order(executor.map_unordered(fresh))[0].ok  # the pool was rebuilt and still works
     assert [attempts(s) for s in specs] == [2, 2, 2]
 
 

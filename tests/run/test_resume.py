@@ -121,6 +121,7 @@ def test_sigkill_mid_step_then_resume_gives_the_same_search(cli, tmp_path, unint
 
     code, shown, _ = cli("runs", "show", out)
     assert code == 0 and "finished" in shown and f"best S {summary['best']['S']:.4f}" in shown
+    assert f"steps {summary['steps']}, trials {summary['trials']} (0 failed)" in shown
 
 
 def test_ctrl_c_keeps_the_store_and_prints_a_command_that_resumes(cli, tmp_path, uninterrupted):
@@ -164,8 +165,9 @@ def test_an_inherit_protocol_run_resumes_from_stored_parent_weights(tmp_path):
     from shrinknas.search.driver import run_autoshrink
 
     config = AutoShrinkConfig(
-        search=SearchSettings(nodes=4, candidates=2, stop_edges=3, protocol="inherit", seed=1),
-        task=ImageTask(dataset="digits", proxy_train=200, proxy_val=40, training=ImageTraining(epochs=1, batch_size=64)),
+        search=SearchSettings(nodes=4, candidates=2, stop_edges=3, seed=1, protocol="inherit"),
+        task=ImageTask(dataset="digits", proxy_train=200, proxy_val=40,
+                       training=ImageTraining(epochs=1, batch_size=64)),
     )
     whole = run_autoshrink(config, tmp_path / "whole")
     with pytest.raises(KeyboardInterrupt):

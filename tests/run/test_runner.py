@@ -66,7 +66,8 @@ def test_each_result_is_committed_as_it_finishes(tmp_path, marker_dir):
             seen.append([r.key for r in other_connection.results()])
         raise KeyboardInterrupt
 
-    with RunStore.open(tmp_path, "autoshrink", CONFIG) as store, PoolExecutor(2, fake_trials.seed1_sleeps_trial) as pool:
+    pool = PoolExecutor(2, fake_trials.seed1_sleeps_trial)
+    with RunStore.open(tmp_path, "autoshrink", CONFIG) as store, pool:
         with pytest.raises(KeyboardInterrupt):
             TrialRunner(store, pool).run(specs, on_result=interrupt_after_first)
     assert seen == [[specs[0].key()]]

@@ -75,7 +75,7 @@ def test_progress_counts_trials_steps_and_best_score(tmp_path):
         store.record_step(2, specs[1].key(), float("-inf"))
         store.record_step(1, specs[2].key(), 0.7)  # a replayed step rewrites, never duplicates
         progress = store.progress()
-    assert (progress.steps_done, progress.trials, progress.failed) == (3, 4, 1)
+    assert (progress.steps_done, progress.trials, progress.failed) == (2, 4, 1)  # steps 1 and 2 after step 0
     assert progress.best_score == 0.7 and progress.best_key == specs[2].key()
     assert progress.trial_seconds == pytest.approx(6.0)
     assert progress.method == "autoshrink" and progress.state == "running"

@@ -233,8 +233,8 @@ class RayExecutor(Executor):
         ray = self._ray
         if not ray.is_initialized():
             options: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-            if self.address == "local":
-                options["num_cpus"] = self.num_cpus or os.cpu_count() or 1
+            if self.address == "local":  # never fewer CPUs than one trial asks for: it could not be scheduled
+                options["num_cpus"] = max(self.num_cpus or os.cpu_count() or 1, self.threads_per_trial)
             try:
                 ray.init(address=self.address, **options)
             except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:

@@ -169,11 +169,13 @@ class RunStore:
         if problems != ["ok"]:
             raise sqlite3.DatabaseError(problems[0] if problems else "quick_check gave no answer")
         tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not {"meta", "trials", "weights", "steps"} <= tables:
+        version = self.meta("schema_version") if "meta" in tables else None
+        if version is None:
             raise BadInputError(
                 f"{self.path} is not a shrinknas run store; move it away or pass --force-new to start over"
             )
-        version = self.meta("schema_version")
+        if version == str(SCHEMA_VERSION) and not {"trials", "weights", "steps"} <= tables:
+            raise sqlite3.DatabaseError("tables are missing")
         if version != str(SCHEMA_VERSION):
             raise BadInputError(
                 f"{self.path} was written by another shrinknas version (store schema {version}, this one reads "
@@ -321,7 +323,10 @@ class RunStore:
                 "SELECT COUNT(*), COALESCE(SUM(status = 'failed'), 0), COALESCE(SUM(seconds), 0.0), "
                 "MIN(created), MAX(created) FROM trials"
             ).fetchone()
-            steps_done, last_step = self._conn.execute("SELECT COUNT(*), MAX(created) FROM steps").fetchone()
+            # the last step's number: a strategy's step 0 is its starting point (AutoShrink: the complete DAG)
+            steps_done, last_step = self._conn.execute(
+                "SELECT COALESCE(MAX(step), 0), MAX(created) FROM steps"
+            ).fetchone()
             best = self._conn.execute(
                 "SELECT score, key FROM steps WHERE score IS NOT NULL ORDER BY score DESC, step LIMIT 1"
             ).fetchone()
