@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from typer.exceptions import TyperException
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -20,6 +22,9 @@ from rich.table import Table
 from .config import AutoShrinkConfig, load_yaml, validated
 from .errors import BadInputError, ShrinkNASError
 from .topology import Topology
+
+if TYPE_CHECKING:
+    from .run.store import RunProgress
 
 app = typer.Typer(
     add_completion=False,
@@ -30,6 +35,8 @@ app = typer.Typer(
 )
 search_app = typer.Typer(help="Run an architecture search.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(search_app, name="search")
+runs_app = typer.Typer(help="List runs and their progress.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(runs_app, name="runs")
 
 console = Console()
 err = Console(stderr=True)
@@ -65,6 +72,12 @@ def _set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+def _share_of_cores(workers: int) -> int:
+    import os
+
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
 def _emit_json(data: Any) -> None:
     console.print_json(json.dumps(data))
 
@@ -94,14 +107,18 @@ def search_autoshrink(
     stop_edges: Optional[int] = typer.Option(None, help="stop when the cell has this many edges"),
     seed: Optional[int] = typer.Option(None, help="one seed for every random choice"),
     device: Optional[str] = typer.Option(None, help="cpu | cuda"),
-    threads: int = typer.Option(1, help="torch threads per trial (1 is fastest for small candidates on a busy CPU)"),
+    threads: int = typer.Option(1, help="torch threads per trial (1 is fastest for small candidates on a busy CPU; "
+                                "0: this machine's cores / --workers); keep it when resuming"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file of settings; flags override it"),
-    out: Path = typer.Option(Path("runs/autoshrink"), help="run directory"),
+    out: Path = typer.Option(Path("runs/autoshrink"), help="run directory; one holding an unfinished run is resumed"),
     force_new: bool = typer.Option(False, "--force-new", help="start over even if OUT holds a run"),
+    workers: int = typer.Option(1, help="trials evaluated at once, each in its own process (one CPU thread each)"),
+    executor: Optional[str] = typer.Option(None, help="serial | pool | ray (default: pool when --workers > 1)"),
+    ray_address: str = typer.Option("local", help="with --executor ray: local (start Ray here) | auto | HOST:PORT"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
 ) -> None:
     """AutoShrink (Algorithm 1): shrink a complete DAG cell one edge per step, best of K by S."""
-    from .search.autoshrink import evaluate_serially
+    from .run.executors import make_executor
     from .search.metric import DEFAULT_LAMBDA
     from .search.driver import run_autoshrink
 
@@ -140,15 +157,24 @@ def search_autoshrink(
     _set_threads(threads)
 
     s, t = cfg.search, cfg.task
-    console.print(
-        f"[bold]AutoShrink[/] {t.task} search on [cyan]{t.dataset}[/]: N={s.nodes}, K={s.candidates}, "
-        f"lambda={s.lam}, resource={s.resource}, seed={s.seed} -> {out}"
-    )
+    per_trial = threads or _share_of_cores(workers)
+    trial_executor = make_executor(executor, workers, ray_address, threads_per_trial=per_trial)
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, disable=quiet, transient=False,
     )
-    with progress:
+
+    def on_open(stored: "RunProgress") -> None:
+        """The store opened (or was refused before anything was printed): say what runs, then show progress."""
+        console.print(
+            f"[bold]AutoShrink[/] {t.task} search on [cyan]{t.dataset}[/]: N={s.nodes}, K={s.candidates}, "
+            f"lambda={s.lam}, resource={s.resource}, seed={s.seed} -> {out}"
+        )
+        if stored.trials:
+            console.print(f"resuming: {stored.trials} finished trials in {out} are read back, not trained again")
+        progress.start()
+
+    with trial_executor:
         edges_bar = progress.add_task("edges removed", total=s.nodes * (s.nodes - 1) // 2)
         step_bar = progress.add_task("candidates", total=1)
         state = {"edges0": None}
@@ -161,10 +187,15 @@ def search_autoshrink(
             label = "complete DAG" if step == 0 else f"step {step} candidates"
             progress.reset(step_bar, total=n, description=label)
 
-        summary = run_autoshrink(
-            cfg, out, evaluate_serially, on_step=on_step, on_trial_done=lambda c: progress.advance(step_bar)
-        )
-        progress.update(edges_bar, completed=state["edges0"])
+        try:
+            summary = run_autoshrink(
+                cfg, out, trial_executor, force_new=force_new, on_open=on_open, on_step=on_step,
+                on_trial_done=lambda c: progress.advance(step_bar),
+            )
+            progress.update(edges_bar, completed=state["edges0"])
+        finally:
+            if progress.live.is_started:
+                progress.stop()
     _print_summary(summary, out)
 
 
@@ -178,12 +209,104 @@ def _print_summary(summary: dict, out: Path) -> None:
         table.add_row(name, str(c["n_edges"]), acc, _fmt_macs(c["macs"]), _fmt_params(c["params"]), f"{c['S']:.4f}")
     console.print(table)
     console.print(f"best cell: {Topology.from_dict(best['cell'])}", markup=False)
+    reused = summary.get("trials_from_store", 0)
     console.print(
-        f"{summary['trials']} trials ({summary['failed_trials']} failed) in {summary['wall_seconds']:.1f} s; "
-        f"run directory: {out}"
+        f"{summary['trials']} trials ({summary['failed_trials']} failed"
+        + (f", {reused} read back from the store" if reused else "")
+        + f") in {summary['wall_seconds']:.1f} s; run directory: {out}"
     )
     if summary.get("stopped_early"):
         console.print(f"[yellow]stopped early: {summary['stopped_early']}[/]")
+
+
+# -------------------------------------------------------------------------------------------------- runs
+@runs_app.command("ls")
+def runs_ls(directory: Path = typer.Argument(Path("runs"), help="a run directory, or a folder of them")) -> None:
+    """List runs with their state and progress."""
+    from .run.store import RunStore, find_runs
+
+    table = Table(title=f"runs in {directory}", box=box.SIMPLE_HEAD)
+    for col in ("run", "method", "state", "steps", "trials", "best S", "time", "updated"):
+        table.add_column(col, justify="left" if col in ("run", "method", "state") else "right")
+    unreadable = []
+    for path in find_runs(directory):
+        try:
+            with RunStore.read(path) as store:
+                p = store.progress()
+        except ShrinkNASError as exc:
+            unreadable.append(str(exc))
+            table.add_row(_run_name(path, directory), "?", "damaged", *["-"] * 5)
+            continue
+        trials = f"{p.trials} ({p.failed} failed)" if p.failed else str(p.trials)
+        table.add_row(_run_name(path, directory), p.method, p.state, str(p.steps_done), trials,
+                      _fmt_score(p.best_score), _fmt_seconds(p.trial_seconds), _fmt_when(p.updated, short=True))
+    if not table.rows:
+        console.print(f"no runs in {directory}")
+        return
+    console.print(table)
+    if unreadable:
+        raise BadInputError(f"{len(unreadable)} unreadable run(s); first: {unreadable[0]}")
+
+
+@runs_app.command("show")
+def runs_show(
+    directory: Path = typer.Argument(..., help="a run directory"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """One run's settings, progress and the cell kept at every step."""
+    from dataclasses import asdict
+
+    from .run.store import RunStore
+
+    with RunStore.read(directory) as store:
+        p, config, steps = store.progress(), store.config(), store.steps()
+    if as_json:
+        _emit_json({**asdict(p), "path": str(p.path), "config": config, "steps": steps})
+        return
+    console.print(f"{p.path}: {p.method} run, {p.state}", markup=False)
+    console.print(f"steps {p.steps_done}, trials {p.trials} ({p.failed} failed), best S {_fmt_score(p.best_score)}, "
+                  f"trial time {_fmt_seconds(p.trial_seconds)}, started {_fmt_when(p.started)}, "
+                  f"last update {_fmt_when(p.updated)}", markup=False)
+    table = Table(title="kept candidate of every step")
+    for col in ("step", "edges", "val_acc", "val_ppl", "MACs", "params", "S"):
+        table.add_column(col, justify="right")
+    for row in steps:
+        table.add_row(str(row["step"]), str(len(row["topology"]["edges"])), _fmt_float(row["val_acc"]),
+                      _fmt_float(row["val_ppl"], 2), _fmt_macs(row["macs"]), _fmt_params(row["params"]),
+                      _fmt_score(row["score"]))
+    console.print(table)
+    if p.state in ("interrupted", "stopped", "failed"):
+        console.print("resume it by running the same search command with the same --out", markup=False)
+
+
+def _run_name(path: Path, root: Path) -> str:
+    return str(path) if path == root else path.name
+
+
+def _fmt_float(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _fmt_score(value: float | None) -> str:
+    return _fmt_float(value)
+
+
+def _fmt_seconds(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def _fmt_when(timestamp: float | None, short: bool = False) -> str:
+    """``short``: the time of day for today, the date otherwise."""
+    import datetime
+
+    if timestamp is None:
+        return "-"
+    when = datetime.datetime.fromtimestamp(timestamp)
+    if not short:
+        return when.strftime("%Y-%m-%d %H:%M")
+    return when.strftime("%H:%M" if when.date() == datetime.date.today() else "%Y-%m-%d")
 
 
 # ------------------------------------------------------------------------------------------------- train
@@ -289,6 +412,17 @@ def show(
 
 
 # -------------------------------------------------------------------------------------------------- main
+INTERRUPTED = 130
+
+
+def _interrupted_message(argv: list[str]) -> str:
+    """For a search: the command that resumes it (the same one, without --force-new, which would start over)."""
+    if argv[:1] != ["search"]:
+        return "interrupted"
+    again = shlex.join(["shrinknas", *(a for a in argv if a != "--force-new")])
+    return f"interrupted; every finished trial is saved. resume with: {again}"
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     command = typer.main.get_command(app)
@@ -306,8 +440,9 @@ def main(argv: list[str] | None = None) -> None:
         err.print(f"error: {exc.format_message()}{hint}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except (KeyboardInterrupt, typer.Abort):
-        err.print("interrupted", markup=False)
-        sys.exit(130)
+        code = INTERRUPTED
+    if code == INTERRUPTED:  # typer turns Ctrl-C inside a command into this exit code
+        err.print(_interrupted_message(sys.argv[1:] if argv is None else argv), markup=False, soft_wrap=True)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -128,6 +128,8 @@ def load_yaml(path: Path) -> Any:
         text = Path(path).read_text()
     except OSError as exc:
         raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise BadInputError(f"{path} is not a UTF-8 text file; give a YAML file of settings") from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

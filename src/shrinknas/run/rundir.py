@@ -47,6 +47,13 @@ class RunDir:
     def file(self, name: str) -> Path:
         return self.path / name
 
+    def remove(self, *names: str) -> None:
+        for name in names:
+            try:
+                self.file(name).unlink(missing_ok=True)
+            except OSError as exc:
+                raise BadInputError(f"cannot remove {self.file(name)}: {exc.strerror}") from None
+
     def write_text(self, name: str, text: str) -> None:
         write_atomic(self.file(name), text)
 

@@ -111,11 +111,13 @@ def autoshrink(
     on_step: StepCallback | None = None,
     on_candidate: CandidateCallback | None = None,
     on_trial_done: CandidateCallback | None = None,
+    on_kept: CandidateCallback | None = None,
 ) -> SearchResult:
     """Run Algorithm 1 until the cell has ``stop_edges`` edges (0: none left), or no candidate trains.
 
     ``on_trial_done`` fires as each trial finishes (any order, for progress); ``on_candidate`` fires once a
-    step is complete, in sampling order (for records that must not depend on the executor).
+    step is complete, in sampling order (for records that must not depend on the executor); ``on_kept`` fires
+    with the candidate each step keeps (step 0: the complete DAG).
     """
     settings, task = config.search, config.task
     cell = initial_cell(config)
@@ -149,6 +151,8 @@ def autoshrink(
     (reference,) = evaluate_step(0, [(None, cell)])
     result.candidates.append(reference)
     result.chosen.append(reference)
+    if on_kept is not None:
+        on_kept(reference)
     if inheriting:
         parent = _parent_of(reference)
 
@@ -167,6 +171,8 @@ def autoshrink(
             break
         kept = max(usable, key=lambda c: (c.score, -len(c.topology.edges)))
         result.chosen.append(kept)
+        if on_kept is not None:
+            on_kept(kept)
         cell = kept.topology
         if inheriting:
             parent = _parent_of(kept)

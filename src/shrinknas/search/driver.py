@@ -1,18 +1,26 @@
 """Runs a configured AutoShrink search into a run directory: the one function the CLI calls.
 
-It owns the files (config.yaml, trajectory.jsonl, best_cell.json, summary.json); the algorithm stays in
-``autoshrink.py`` and knows nothing of files.
+It owns the files (config.yaml, trajectory.jsonl, best_cell.json, summary.json, trials.sqlite); the algorithm
+stays in ``autoshrink.py`` and knows nothing of files. A directory that holds an unfinished run with the same
+settings is resumed: the loop replays from the seed and its finished trials come back from the store.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..config import AutoShrinkConfig, ImageTask, TextTask, dump_yaml
-from ..run.rundir import BEST_CELL, CONFIG, SUMMARY, RunDir
-from .autoshrink import Candidate, CandidateCallback, EvaluateMany, SearchResult, StepCallback, autoshrink
+from ..errors import ShrinkNASError
+from ..run.executors import Executor, SerialExecutor
+from ..run.rundir import BEST_CELL, CONFIG, SUMMARY, TRAJECTORY, RunDir
+from ..run.runner import TrialRunner
+from ..run.store import RunProgress, RunStore
+from .autoshrink import Candidate, CandidateCallback, SearchResult, StepCallback, autoshrink
+
+METHOD = "autoshrink"
 
 
 def candidate_summary(c: Candidate) -> dict[str, Any]:
@@ -58,25 +66,53 @@ def check_task(task: ImageTask | TextTask) -> None:
 def run_autoshrink(
     config: AutoShrinkConfig,
     out: Path | str,
-    evaluate_many: EvaluateMany,
+    executor: Executor | None = None,
+    force_new: bool = False,
+    on_open: Callable[[RunProgress], None] | None = None,
     on_step: StepCallback | None = None,
     on_trial_done: CandidateCallback | None = None,
 ) -> dict[str, Any]:
-    """Search, writing every candidate to trajectory.jsonl as it finishes; returns the summary written."""
-    check_task(config.task)
-    run = RunDir(out).create()
-    run.write_text(CONFIG, dump_yaml(config))
-    start = time.perf_counter()
-    with run.trajectory_writer() as trajectory:
+    """Search (or resume), committing every trial to trials.sqlite as it finishes; returns the summary written.
 
-        result = autoshrink(
-            config,
-            evaluate_many,
-            on_step=on_step,
-            on_candidate=lambda c: trajectory.append(c.record()),
-            on_trial_done=on_trial_done,
-        )
-    summary = summarize(result, time.perf_counter() - start)
-    run.write_json(BEST_CELL, result.best.topology.to_dict())
-    run.write_json(SUMMARY, summary)
+    ``on_open`` is told what the store already held (nothing for a new run). The caller owns ``executor``.
+    """
+    check_task(config.task)
+    executor = executor or SerialExecutor()
+    # torch threads change a trial's numbers in the last bits: a resumed run must train with the same count
+    identity = {**config.model_dump(mode="json"), "threads_per_trial": executor.threads_per_trial}
+    run = RunDir(out).create()
+    if force_new:
+        run.remove(SUMMARY, BEST_CELL, TRAJECTORY, CONFIG)  # no result of the old run may outlive it
+    with RunStore.open(run.path, METHOD, identity, force_new=force_new) as store:
+        if on_open is not None:
+            on_open(store.progress())
+        run.write_text(CONFIG, dump_yaml(config))
+        runner = TrialRunner(store, executor)
+        start = time.perf_counter()
+        try:
+            with run.trajectory_writer() as trajectory:
+                result = autoshrink(
+                    config,
+                    runner,
+                    on_step=on_step,
+                    on_candidate=lambda c: trajectory.append(c.record()),
+                    on_trial_done=on_trial_done,
+                    on_kept=lambda c: store.record_step(c.step, c.result.key, c.score),
+                )
+        except BaseException as exc:
+            _leave(store, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
+            raise
+        summary = summarize(result, time.perf_counter() - start)
+        summary["trials_trained"], summary["trials_from_store"] = runner.counts.trained, runner.counts.reused
+        run.write_json(BEST_CELL, result.best.topology.to_dict())
+        run.write_json(SUMMARY, summary)
+        store.set_state("finished")
     return summary
+
+
+def _leave(store: RunStore, state: str) -> None:
+    """Record why the run stopped, unless the store itself is what failed (a full disk, say)."""
+    try:
+        store.set_state(state)
+    except ShrinkNASError:
+        pass

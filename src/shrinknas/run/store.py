@@ -1,0 +1,451 @@
+"""The run store: one SQLite file per run, so a crash never costs a finished trial.
+
+Every finished trial is committed the moment it finishes (WAL journal, synchronous=FULL), keyed by its
+canonical spec key; a resumed run reads those rows back instead of training again. A ``meta`` table names the
+schema version, the method and the resolved config, so a directory holding another search is refused rather
+than silently mixed. Every SQLite failure a user can cause (not a database, truncated, read-only, disk full)
+becomes one ``BadInputError`` line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import BadInputError, IncompatibleRunError
+from .rundir import STORE
+from .trial import TrialResult, TrialSpec
+
+log = logging.getLogger(__name__)
+
+STORE_NAME = STORE
+#: Bump when the tables change: an older or newer store is refused with a clear message, never misread.
+SCHEMA_VERSION = 1
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_RESULT_COLUMNS = ("status", "val_acc", "val_ppl", "macs", "params", "seconds", "epochs", "error", "host")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    key TEXT PRIMARY KEY,
+    topology TEXT NOT NULL,
+    task TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    parent TEXT,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+    val_acc REAL,
+    val_ppl REAL,
+    macs INTEGER,
+    params INTEGER,
+    seconds REAL NOT NULL,
+    epochs INTEGER NOT NULL,
+    error TEXT,
+    host TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS weights (key TEXT PRIMARY KEY REFERENCES trials (key), state BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS steps (
+    step INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    score REAL,
+    created REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """How far a run got: what ``shrinknas runs ls/show`` prints."""
+
+    path: Path
+    method: str
+    state: str
+    steps_done: int
+    trials: int
+    failed: int
+    best_score: float | None
+    best_key: str | None
+    trial_seconds: float
+    started: float | None
+    updated: float | None
+
+
+def store_path(run_dir: Path) -> Path:
+    return Path(run_dir) / STORE_NAME
+
+
+def canonical_config(config: dict[str, Any]) -> str:
+    """One text per config, so equal settings compare equal whatever their key order."""
+    return json.dumps(config, sort_keys=True, separators=(",", ":"))
+
+
+class RunStore:
+    """A run's trials, steps and identity in SQLite; use ``RunStore.open`` or ``RunStore.read``."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self._conn = conn
+
+    # ----- opening -----
+    @classmethod
+    def open(cls, run_dir: Path, method: str, config: dict[str, Any], force_new: bool = False) -> "RunStore":
+        """Create the store of a new run, or reopen the one of an unfinished run with the same settings.
+
+        ``force_new`` throws an existing store away (also one that is corrupt) and starts over.
+        """
+        run_dir = Path(run_dir)
+        path = store_path(run_dir)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInputError(f"cannot create run directory {run_dir}: {exc.strerror}") from None
+        if force_new:
+            remove_store(run_dir)
+        existed = path.exists() and path.stat().st_size > 0
+        if existed:
+            _check_header(path)  # before SQLite touches it: it would take a stub file for a new database
+        store = cls(path, _connect(path, readonly=False))
+        try:
+            with store._sqlite_errors("open"):
+                if existed:
+                    store._check_readable()
+                    store._check_identity(method, config)
+                    store._check_not_running()
+                _use_wal(store._conn)
+                if not existed:
+                    store._create(method, config)
+            store.set_state("running")
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @classmethod
+    def read(cls, run_dir: Path) -> "RunStore":
+        """Open an existing store for looking only (``runs ls/show``): nothing is created or changed."""
+        path = store_path(Path(run_dir))
+        if not path.is_file():
+            raise BadInputError(f"{run_dir} holds no run ({STORE_NAME} not found)")
+        _check_header(path)
+        store = cls(path, _connect(path, readonly=True))
+        try:
+            with store._sqlite_errors("read"):
+                store._check_readable()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _create(self, method: str, config: dict[str, Any]) -> None:
+        with self._conn:
+            self._conn.executescript(_SCHEMA)
+            now = repr(time.time())
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
+                [
+                    ("schema_version", str(SCHEMA_VERSION)),
+                    ("shrinknas_version", __version__),
+                    ("method", method),
+                    ("config", canonical_config(config)),
+                    ("started", now),
+                ],
+            )
+
+    def _check_readable(self) -> None:
+        """Refuse a damaged file or a store of another schema before any of it is trusted."""
+        problems = [row[0] for row in self._conn.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            raise sqlite3.DatabaseError(problems[0] if problems else "quick_check gave no answer")
+        tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        version = self.meta("schema_version") if "meta" in tables else None
+        if version is None:
+            raise BadInputError(
+                f"{self.path} is not a shrinknas run store; move it away or pass --force-new to start over"
+            )
+        if version == str(SCHEMA_VERSION) and not {"trials", "weights", "steps"} <= tables:
+            raise sqlite3.DatabaseError("tables are missing")
+        if version != str(SCHEMA_VERSION):
+            raise BadInputError(
+                f"{self.path} was written by another shrinknas version (store schema {version}, this one reads "
+                f"{SCHEMA_VERSION}); use that version, or pass --force-new to start over"
+            )
+
+    def _check_identity(self, method: str, config: dict[str, Any]) -> None:
+        stored_method = self.meta("method")
+        if stored_method != method:
+            raise IncompatibleRunError(
+                f"{self.path.parent} holds a {stored_method} run, not {method}; "
+                "choose another --out or pass --force-new to start over"
+            )
+        stored = self.config()
+        if canonical_config(stored) != canonical_config(config):
+            raise IncompatibleRunError(
+                f"{self.path.parent} holds a run with other settings ({_first_difference(stored, config)}); "
+                "choose another --out or pass --force-new to start over"
+            )
+
+    def _check_not_running(self) -> None:
+        """Two searches in one directory would train the same trials twice and race on the result files."""
+        pid = self.meta("pid")
+        if self.state() == "running" and pid != str(os.getpid()):
+            raise BadInputError(
+                f"{self.path.parent} is being searched by process {pid} on this machine; "
+                "wait for it to finish or stop it (Ctrl-C), or choose another --out"
+            )
+
+    # ----- meta -----
+    def meta(self, name: str) -> str | None:
+        with self._sqlite_errors("read"):
+            row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def config(self) -> dict[str, Any]:
+        """The resolved config the run was started with."""
+        try:
+            return json.loads(self.meta("config") or "{}")
+        except json.JSONDecodeError:
+            raise BadInputError(
+                f"{self.path} is damaged (its config is not JSON); move it away, or pass --force-new to start over"
+            ) from None
+
+    def set_state(self, state: str) -> None:
+        """``running`` (by this process), ``interrupted``, ``failed`` or ``finished``: what ``runs ls`` shows."""
+        values = [("state", state), ("pid", str(os.getpid())), ("host", socket.gethostname())]
+        with self._sqlite_errors("write"), self._conn:
+            self._conn.executemany("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", values)
+
+    def state(self) -> str:
+        """The recorded state, or ``stopped`` for a run whose process on this machine is gone (killed, crashed)."""
+        state = self.meta("state") or "?"
+        pid = self.meta("pid")
+        if state == "running" and pid and self.meta("host") == socket.gethostname() and not _alive(int(pid)):
+            return "stopped"
+        return state
+
+    # ----- trials -----
+    def get(self, key: str) -> TrialResult | None:
+        return self.get_many([key]).get(key)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, TrialResult]:
+        """The stored results among ``keys``, with their weights where kept; keys never stored are absent."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, TrialResult] = {}
+        columns = ", ".join(f"t.{name}" for name in ("key",) + _RESULT_COLUMNS)
+        with self._sqlite_errors("read"):
+            for start in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                query = (
+                    f"SELECT {columns}, w.state FROM trials t LEFT JOIN weights w ON w.key = t.key "
+                    f"WHERE t.key IN ({marks})"
+                )
+                for row in self._conn.execute(query, chunk):
+                    found[row[0]] = _result_from_row(row)
+        return found
+
+    def put(self, spec: TrialSpec, result: TrialResult) -> None:
+        """Commit one finished trial (and its weights, if it kept them) now; a stored key keeps its first result."""
+        if result.key != spec.key():
+            raise ValueError(f"result {result.key} does not belong to spec {spec.key()}")
+        values = [result.to_dict()[name] for name in _RESULT_COLUMNS]
+        names = ", ".join(("key", "topology", "task", "seed", "parent") + _RESULT_COLUMNS + ("created",))
+        marks = ", ".join("?" * (len(_RESULT_COLUMNS) + 6))
+        row = [
+            result.key,
+            json.dumps(spec.topology.to_dict()),
+            json.dumps(spec.task.model_dump(mode="json"), sort_keys=True),
+            spec.seed,
+            spec.to_dict().get("parent"),
+            *values,
+            time.time(),
+        ]
+        with self._sqlite_errors("write"), self._conn:
+            added = self._conn.execute(f"INSERT OR IGNORE INTO trials ({names}) VALUES ({marks})", row).rowcount
+            if added and result.weights is not None:
+                self._conn.execute("INSERT INTO weights (key, state) VALUES (?, ?)", (result.key, result.weights))
+
+    def results(self) -> list[TrialResult]:
+        """Every stored trial in the order it finished."""
+        columns = ", ".join(("key",) + _RESULT_COLUMNS)
+        with self._sqlite_errors("read"):
+            rows = self._conn.execute(f"SELECT {columns} FROM trials ORDER BY created, rowid").fetchall()
+        return [_result_from_row(row) for row in rows]  # without weights: those are for resuming only
+
+    def trial_rows(self) -> list[dict[str, Any]]:
+        """Every stored row as a dict (spec JSON, metrics, created time) for reports and checks."""
+        with self._sqlite_errors("read"):
+            cursor = self._conn.execute("SELECT * FROM trials ORDER BY created, rowid")
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    # ----- steps -----
+    def record_step(self, step: int, key: str, score: float | None) -> None:
+        """Remember which trial a strategy kept at ``step`` and its score; replaying a step rewrites it.
+
+        Weights of trials no step kept are dropped here: only kept trials are parents of later ones.
+        """
+        value = score if score is not None and math.isfinite(score) else None
+        with self._sqlite_errors("write"), self._conn:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO steps (step, key, score, created) VALUES (?, ?, ?, ?)",
+                (step, key, value, time.time()),
+            )
+            self._conn.execute("DELETE FROM weights WHERE key NOT IN (SELECT key FROM steps)")
+
+    def steps(self) -> list[dict[str, Any]]:
+        """Every recorded step with the chosen trial's spec and metrics."""
+        with self._sqlite_errors("read"):
+            cursor = self._conn.execute(
+                "SELECT s.step, s.score, t.* FROM steps s JOIN trials t ON t.key = s.key ORDER BY s.step"
+            )
+            names = [d[0] for d in cursor.description]
+            rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+        for row in rows:
+            row["topology"] = json.loads(row["topology"])
+            row["task"] = json.loads(row["task"])
+        return rows
+
+    def progress(self) -> RunProgress:
+        with self._sqlite_errors("read"):
+            trials, failed, seconds, first, last = self._conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(status = 'failed'), 0), COALESCE(SUM(seconds), 0.0), "
+                "MIN(created), MAX(created) FROM trials"
+            ).fetchone()
+            # the last step's number: a strategy's step 0 is its starting point (AutoShrink: the complete DAG)
+            steps_done, last_step = self._conn.execute(
+                "SELECT COALESCE(MAX(step), 0), MAX(created) FROM steps"
+            ).fetchone()
+            best = self._conn.execute(
+                "SELECT score, key FROM steps WHERE score IS NOT NULL ORDER BY score DESC, step LIMIT 1"
+            ).fetchone()
+        started = self.meta("started")
+        updates = [t for t in (last, last_step) if t is not None]
+        return RunProgress(
+            path=self.path.parent,
+            method=self.meta("method") or "?",
+            state=self.state(),
+            steps_done=steps_done,
+            trials=trials,
+            failed=failed,
+            best_score=None if best is None else best[0],
+            best_key=None if best is None else best[1],
+            trial_seconds=float(seconds),
+            started=float(started) if started else first,
+            updated=max(updates) if updates else None,
+        )
+
+    # ----- plumbing -----
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "RunStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _sqlite_errors(self, doing: str) -> Iterator[None]:
+        """Turn what SQLite reports about the file or the disk into one line the user can act on."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise BadInputError(_explain(self.path, doing, exc)) from None
+
+
+def remove_store(run_dir: Path) -> None:
+    """Delete a run's store and its WAL side files (``--force-new``)."""
+    path = store_path(Path(run_dir))
+    for name in (path.name, path.name + "-wal", path.name + "-shm"):
+        try:
+            (path.parent / name).unlink(missing_ok=True)
+        except OSError as exc:
+            raise BadInputError(f"cannot remove {path.parent / name}: {exc.strerror}") from None
+
+
+def find_runs(root: Path) -> list[Path]:
+    """Run directories at ``root`` or one level below it, by name."""
+    root = Path(root)
+    if not root.is_dir():
+        raise BadInputError(f"{root} is not a directory")
+    found = [root] if store_path(root).is_file() else []
+    found += sorted(p for p in root.iterdir() if p.is_dir() and store_path(p).is_file())
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    try:
+        if readonly:
+            return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        return sqlite3.connect(path, timeout=30)
+    except sqlite3.DatabaseError as exc:
+        raise BadInputError(_explain(path, "open", exc)) from None
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """WAL: readers (``runs ls``) never block the search; FULL: a committed trial survives a machine crash."""
+    if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
+        raise sqlite3.OperationalError("cannot switch the journal to WAL mode")
+    conn.execute("PRAGMA synchronous=FULL")
+
+
+def _check_header(path: Path) -> None:
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise BadInputError(f"cannot read {path}: {exc.strerror}") from None
+    if header != _SQLITE_HEADER:
+        raise BadInputError(_explain(path, "open", sqlite3.DatabaseError("file is not a database")))
+
+
+def _explain(path: Path, doing: str, exc: sqlite3.DatabaseError) -> str:
+    text = str(exc)
+    low = text.lower()
+    if "full" in low:
+        return f"cannot {doing} {path}: the disk is full; free some space and run the same command again to resume"
+    if "readonly" in low or "read-only" in low or "unable to open" in low or "disk i/o" in low:
+        return f"cannot {doing} {path}: {text}; choose a writable --out directory"
+    if "locked" in low or "busy" in low:
+        return f"cannot {doing} {path}: it is in use by another shrinknas process; wait for it or choose another --out"
+    return (
+        f"{path} is damaged or not a shrinknas run store ({text}); "
+        "move it away, or pass --force-new to start the run over"
+    )
+
+
+def _result_from_row(row: tuple[Any, ...]) -> TrialResult:
+    """A result from ``key, *_RESULT_COLUMNS`` and optionally its weights (bytes, loaded by the trial code)."""
+    data = dict(zip(("key",) + _RESULT_COLUMNS + ("weights",), row))
+    return TrialResult.from_dict(data)
+
+
+def _first_difference(old: Any, new: Any, where: str = "") -> str:
+    """The first setting that differs, as ``a.b: old -> new``: enough for the user to see why."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for name in sorted(set(old) | set(new)):
+            if old.get(name) != new.get(name):
+                return _first_difference(old.get(name), new.get(name), f"{where}.{name}" if where else name)
+    return f"{where or 'config'}: {old!r} -> {new!r}"

@@ -1,0 +1,40 @@
+import os
+from pathlib import Path
+
+import pytest
+
+import shrinknas
+from shrinknas.cli import main
+
+HERE = Path(__file__).resolve().parent
+
+#: A search small enough for tests, slow enough per trial (~0.2 s) to be stopped in the middle of a step.
+TINY_SEARCH = ["search", "autoshrink", "--dataset", "digits", "--nodes", "4", "--candidates", "3", "--epochs", "2",
+               "--proxy-size", "400", "--batch-size", "64", "--seed", "3", "--stop-edges", "3", "--quiet"]
+
+
+def worker_pythonpath() -> str:
+    """Where worker processes (pool, Ray, CLI subprocesses) find shrinknas and the fake trials."""
+    src = str(Path(shrinknas.__file__).resolve().parents[1])
+    parts = [src, str(HERE)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return os.pathsep.join(dict.fromkeys(parts))
+
+
+@pytest.fixture
+def marker_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "markers"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``shrinknas ARGS`` in this process: (exit code, stdout, stderr)."""
+
+    def run(*args):
+        with pytest.raises(SystemExit) as exit_info:
+            main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return exit_info.value.code, out, err
+
+    return run
