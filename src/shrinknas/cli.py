@@ -105,6 +105,10 @@ def search_autoshrink(
     batch_size: Optional[int] = typer.Option(None, help="candidate batch size (authors: 128)"),
     lr: Optional[float] = typer.Option(None, help="candidate Adam learning rate (authors: 4e-3)"),
     stop_edges: Optional[int] = typer.Option(None, help="stop when the cell has this many edges"),
+    protocol: Optional[str] = typer.Option(
+        None, help="paper: every candidate trained from scratch | inherit: candidates fine-tune the kept parent"
+    ),
+    finetune_steps: Optional[int] = typer.Option(None, help="optimizer steps per candidate with --protocol inherit"),
     seed: Optional[int] = typer.Option(None, help="one seed for every random choice"),
     device: Optional[str] = typer.Option(None, help="cpu | cuda"),
     threads: int = typer.Option(1, help="torch threads per trial (1 is fastest for small candidates on a busy CPU; "
@@ -141,6 +145,8 @@ def search_autoshrink(
         "task.training.batch_size": batch_size,
         "task.training.lr": lr,
         "search.stop_edges": stop_edges,
+        "search.protocol": protocol,
+        "task.training.finetune_steps": finetune_steps,
         "search.seed": seed,
         "task.device": device,
     }
