@@ -44,16 +44,50 @@ class ImageTraining(_Strict):
 
 
 class TextTraining(_Strict):
-    """Candidate training for language modelling (authors: SGD lr 20, clip 0.25, 10 epochs)."""
+    """Language-model training. Defaults are the authors' candidate training (SGD lr 20, clip 0.25,
+    10 epochs, no dropout); ``SHRINKRNN_FINAL_TRAINING`` holds their final-training values."""
 
     epochs: int = Field(10, ge=1)
     lr: float = Field(20.0, gt=0)
     batch_size: int = Field(128, ge=1)
+    eval_batch_size: int = Field(10, ge=1)
     bptt: int = Field(35, ge=2)
+    bptt_half_prob: float = Field(0.05, ge=0, le=1, description="chance a batch uses half the BPTT length")
+    bptt_std: float = Field(0.0, ge=0, description="std of the normal jitter on the BPTT length (AWD-LSTM: 5)")
     clip: float = Field(0.25, gt=0)
-    lr_decay_epochs: tuple[int, ...] = (6, 8)
-    patience: int = Field(4, ge=1)
+    lr_decay_epochs: tuple[int, ...] = Field((6, 8), description="lr is divided by 10 after these epochs (0-based)")
+    patience: int = Field(4, ge=1, description="stop after this many epochs without a new best val_ppl")
+    overfit_ratio: float | None = Field(3.0, gt=0, description="stop once val loss exceeds this multiple of train loss")
     weight_decay: float = Field(0.0, ge=0)
+    dropout: float = Field(0.0, ge=0, lt=1, description="variational dropout on the cell output")
+    dropout_x: float = Field(0.0, ge=0, lt=1, description="variational dropout on the cell's input x")
+    dropout_h: float = Field(0.0, ge=0, lt=1, description="variational dropout on the states entering each edge")
+    dropout_i: float = Field(0.0, ge=0, lt=1, description="variational dropout on the embedding output")
+    dropout_e: float = Field(0.0, ge=0, lt=1, description="word-level dropout of whole embedding rows")
+    ar_alpha: float = Field(0.0, ge=0, description="activation regularisation (L2 of dropped outputs)")
+    tar_beta: float = Field(0.0, ge=0, description="temporal activation regularisation (slowness)")
+    asgd: bool = Field(False, description="switch SGD to averaged SGD when validation stalls (NT-ASGD)")
+    nonmono: int = Field(5, ge=1, description="NT-ASGD: epochs without beating the older best before switching")
+
+
+#: The authors' final ShrinkRNN training (DARTS/AWD-LSTM recipe): SGD lr 20 then NT-ASGD, batch 64,
+#: variational and embedding dropout, slowness regularisation 1e-3, weight decay 8e-7, no lr steps.
+SHRINKRNN_FINAL_TRAINING = TextTraining(
+    epochs=8000,
+    batch_size=64,
+    bptt_std=5.0,
+    lr_decay_epochs=(),
+    patience=8000,
+    overfit_ratio=None,
+    weight_decay=8e-7,
+    dropout=0.75,
+    dropout_x=0.75,
+    dropout_h=0.25,
+    dropout_i=0.2,
+    dropout_e=0.1,
+    tar_beta=1e-3,
+    asgd=True,
+)
 
 
 class ImageTask(_Strict):
