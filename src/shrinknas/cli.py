@@ -94,17 +94,27 @@ def _fmt_params(params: int | None) -> str:
 @search_app.command("autoshrink")
 def search_autoshrink(
     task: Optional[str] = typer.Option(None, help="cnn (image classification) | rnn (language modelling)"),
-    dataset: Optional[str] = typer.Option(None, help="digits | fashion-mnist | cifar10:DIR | cifar100:DIR"),
-    nodes: Optional[int] = typer.Option(None, help="nodes of the initial complete DAG (paper: 8)"),
+    dataset: Optional[str] = typer.Option(
+        None, help="cnn: digits | fashion-mnist | cifar10:DIR | cifar100:DIR; rnn: fortunes | ptb:DIR | text:DIR"
+    ),
+    nodes: Optional[int] = typer.Option(None, help="nodes of the initial complete DAG (paper: cnn 8, rnn 6)"),
     candidates: Optional[int] = typer.Option(None, help="K candidates sampled per shrink step (paper: 10)"),
     lam: Optional[float] = typer.Option(None, help="lambda of S = acc - lambda * log10(resource / 1e6)"),
     resource: Optional[str] = typer.Option(None, help="macs | params"),
-    epochs: Optional[int] = typer.Option(None, help="max epochs per candidate (authors: 20)"),
-    proxy_size: Optional[int] = typer.Option(None, help="class-balanced proxy training images (paper: 5000)"),
-    proxy_val: Optional[int] = typer.Option(None, help="proxy validation images, held back from training (default: proxy-size / 5)"),
+    epochs: Optional[int] = typer.Option(None, help="max epochs per candidate (authors: cnn 20, rnn 10)"),
+    proxy_size: Optional[int] = typer.Option(
+        None, help="cnn: class-balanced proxy training images (paper: 5000); rnn: first training lines (4000)"
+    ),
+    proxy_val: Optional[int] = typer.Option(
+        None, help="cnn: proxy validation images (default: proxy-size / 5); rnn: first validation lines (300)"
+    ),
+    hidden: Optional[int] = typer.Option(None, help="rnn: embedding = hidden size (authors' search: 100)"),
+    vocab: Optional[int] = typer.Option(None, help="rnn: vocabulary cap, <unk> and <eos> included (10000)"),
     batch_size: Optional[int] = typer.Option(None, help="candidate batch size (authors: 128)"),
-    lr: Optional[float] = typer.Option(None, help="candidate Adam learning rate (authors: 4e-3)"),
-    stop_edges: Optional[int] = typer.Option(None, help="stop when the cell has this many edges"),
+    lr: Optional[float] = typer.Option(None, help="candidate learning rate (authors: cnn Adam 4e-3, rnn SGD 20)"),
+    stop_edges: Optional[int] = typer.Option(
+        None, help="stop when the cell has this many edges (cnn default 0; rnn: a quarter of the initial edges)"
+    ),
     protocol: Optional[str] = typer.Option(
         None, help="paper: every candidate trained from scratch | inherit: candidates fine-tune the kept parent"
     ),
@@ -132,6 +142,16 @@ def search_autoshrink(
         if loaded is not None and not isinstance(loaded, dict):
             raise BadInputError(f"{config}: expected a mapping of settings at the top level")
         tree = loaded or {}
+    given_task = tree.get("task") if isinstance(tree.get("task"), dict) else {}
+    kind = task or given_task.get("task") or "cnn"
+    if kind == "rnn":
+        proxy = {"task.proxy_train_lines": proxy_size, "task.proxy_eval_lines": proxy_val,
+                 "task.hidden": hidden, "task.vocab_size": vocab}
+    else:
+        if hidden is not None or vocab is not None:
+            raise BadInputError("--hidden and --vocab apply to language models; add --task rnn")
+        proxy = {"task.proxy_train": proxy_size,
+                 "task.proxy_val": proxy_val if proxy_val is not None else (max(10, proxy_size // 5) if proxy_size else None)}
     overrides = {
         "task.task": task,
         "task.dataset": dataset,
@@ -140,8 +160,7 @@ def search_autoshrink(
         "search.lam": lam,
         "search.resource": resource,
         "task.training.epochs": epochs,
-        "task.proxy_train": proxy_size,
-        "task.proxy_val": proxy_val if proxy_val is not None else (max(10, proxy_size // 5) if proxy_size else None),
+        **proxy,
         "task.training.batch_size": batch_size,
         "task.training.lr": lr,
         "search.stop_edges": stop_edges,
@@ -156,8 +175,8 @@ def search_autoshrink(
     kind = tree.setdefault("task", {}).setdefault("task", "cnn")
     tree.setdefault("search", {}).setdefault("lam", DEFAULT_LAMBDA.get(kind, 0.1))
     if kind == "rnn":
-        tree["search"].setdefault("resource", "params")
-    if "seed" in tree.get("search", {}):
+        _rnn_search_defaults(tree["search"])
+    elif "seed" in tree.get("search", {}):
         tree.setdefault("task", {}).setdefault("data_seed", tree["search"]["seed"])
     cfg: AutoShrinkConfig = validated(AutoShrinkConfig, tree, "settings")
     _set_threads(threads)
@@ -205,14 +224,24 @@ def search_autoshrink(
     _print_summary(summary, out)
 
 
+def _rnn_search_defaults(search: dict) -> None:
+    """The authors' RNN search: 6 nodes, parameters as the resource, stop once a quarter of the edges is left."""
+    search.setdefault("resource", "params")
+    nodes = search.setdefault("nodes", 6)
+    if isinstance(nodes, int):  # anything else is reported by the settings validation
+        search.setdefault("stop_edges", round(0.25 * nodes * (nodes - 1) / 2))
+
+
 def _print_summary(summary: dict, out: Path) -> None:
     best, full = summary["best"], summary["complete_dag"]
+    text = best["val_acc"] is None and best.get("val_ppl") is not None
     table = Table(title="AutoShrink result")
-    for col in ("cell", "edges", "val_acc", "MACs", "params", "S"):
+    for col in ("cell", "edges", "val_ppl" if text else "val_acc", "MACs/token" if text else "MACs", "params", "S"):
         table.add_column(col, justify="right")
     for name, c in (("complete DAG", full), ("best", best)):
-        acc = "-" if c["val_acc"] is None else f"{c['val_acc']:.4f}"
-        table.add_row(name, str(c["n_edges"]), acc, _fmt_macs(c["macs"]), _fmt_params(c["params"]), f"{c['S']:.4f}")
+        perf = c["val_ppl"] if text else c["val_acc"]
+        shown = "-" if perf is None else (f"{perf:.2f}" if text else f"{perf:.4f}")
+        table.add_row(name, str(c["n_edges"]), shown, _fmt_macs(c["macs"]), _fmt_params(c["params"]), f"{c['S']:.4f}")
     console.print(table)
     console.print(f"best cell: {Topology.from_dict(best['cell'])}", markup=False)
     reused = summary.get("trials_from_store", 0)
@@ -316,41 +345,58 @@ def _fmt_when(timestamp: float | None, short: bool = False) -> str:
 
 
 # ------------------------------------------------------------------------------------------------- train
+def _task_of(topo: Topology, task: Optional[str]) -> str:
+    """The cell's kind decides the task; an explicit --task must agree with it."""
+    if task is not None and task != topo.kind:
+        raise BadInputError(f"the cell's kind is {topo.kind} but --task {task} was given; use --task {topo.kind}")
+    return topo.kind
+
+
 @app.command()
 def train(
     cell: Path = typer.Argument(..., help="cell JSON (or a run directory: its best cell)"),
-    dataset: str = typer.Option("digits", help="digits | fashion-mnist | cifar10:DIR | cifar100:DIR"),
-    cells_per_stage: int = typer.Option(1, help="T cells stacked per stage"),
-    width_mult: float = typer.Option(1.0, help="width multiplier of the Table 1 network"),
-    epochs: int = typer.Option(20, help="training epochs"),
-    lr: float = typer.Option(4e-3, help="Adam learning rate (cosine decay)"),
-    batch_size: int = typer.Option(128),
-    augment: bool = typer.Option(False, help="random crop and horizontal flip"),
-    act: str = typer.Option("relu", help="relu | swish"),
+    task: Optional[str] = typer.Option(None, help="cnn | rnn (default: the cell's kind)"),
+    dataset: Optional[str] = typer.Option(
+        None, help="cnn: digits | fashion-mnist | cifar10:DIR | cifar100:DIR (default digits); rnn: fortunes | ptb:DIR | text:DIR (default fortunes)"
+    ),
+    cells_per_stage: int = typer.Option(1, help="cnn: T cells stacked per stage"),
+    width_mult: float = typer.Option(1.0, help="cnn: width multiplier of the Table 1 network"),
+    hidden: int = typer.Option(745, help="rnn: embedding = hidden size (ShrinkRNN: 745)"),
+    vocab: int = typer.Option(10000, help="rnn: vocabulary cap, <unk> and <eos> included"),
+    epochs: Optional[int] = typer.Option(None, help="training epochs (default: cnn 20, rnn 8000 as DARTS, i.e. until stopped)"),
+    lr: Optional[float] = typer.Option(None, help="cnn: Adam learning rate, cosine decay (4e-3); rnn: SGD then ASGD (20)"),
+    batch_size: Optional[int] = typer.Option(None, help="default: cnn 128, rnn 64"),
+    augment: bool = typer.Option(False, help="cnn: random crop and horizontal flip"),
+    act: str = typer.Option("relu", help="cnn: relu | swish"),
     seed: int = typer.Option(0),
     device: str = typer.Option("cpu"),
     threads: int = typer.Option(0, help="torch threads (0: torch's default)"),
     out: Optional[Path] = typer.Option(None, help="write result.json and weights here"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
-    """Train the network built from a cell on the full training set; report test accuracy, MACs, params."""
+    """Train the network built from a cell on the full training set; report test accuracy (cnn) or validation
+    and test perplexity (rnn, the paper's recipe: dropouts, weight decay, SGD then NT-ASGD), and the size."""
+    topo = load_cell(cell)
+    _set_threads(threads)
+    if _task_of(topo, task) == "rnn":
+        _train_language(topo, dataset or "fortunes", hidden, vocab, epochs, lr, batch_size, seed, device, out, as_json)
+        return
     from .config import ImageTraining
     from .train.final import train_final
 
-    topo = load_cell(cell)
-    _set_threads(threads)
+    epochs = 20 if epochs is None else epochs
     settings = validated(
         ImageTraining,
-        {"epochs": epochs, "lr": lr, "batch_size": batch_size, "augment": augment, "schedule": "cosine",
-         "patience": epochs + 1, "early_exit_acc": 0.0},
+        {"epochs": epochs, "lr": 4e-3 if lr is None else lr, "batch_size": batch_size or 128, "augment": augment,
+         "schedule": "cosine", "patience": epochs + 1, "early_exit_acc": 0.0},
         "train",
     )
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, disable=as_json) as progress:
         bar = progress.add_task("epochs", total=epochs)
         report = train_final(
-            topo, dataset, settings, cells_per_stage=cells_per_stage, width_mult=width_mult, act=act, seed=seed,
-            device=device, out=out,
+            topo, dataset or "digits", settings, cells_per_stage=cells_per_stage, width_mult=width_mult, act=act,
+            seed=seed, device=device, out=out,
             on_epoch=lambda e, m: progress.update(bar, completed=e, description=f"epoch {e} test_acc {m['val_acc']:.4f}"),
         )
     if as_json:
@@ -362,20 +408,58 @@ def train(
     )
 
 
+def _train_language(
+    topo: Topology, dataset: str, hidden: int, vocab: int, epochs: Optional[int], lr: Optional[float],
+    batch_size: Optional[int], seed: int, device: str, out: Optional[Path], as_json: bool,
+) -> None:
+    from .config import SHRINKRNN_FINAL_TRAINING, TextTask
+    from .train.final import train_final_language
+
+    training = SHRINKRNN_FINAL_TRAINING.model_dump()
+    training.update({k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size}.items() if v is not None})
+    settings = validated(
+        TextTask,
+        {"dataset": dataset, "hidden": hidden, "vocab_size": vocab, "device": device, "training": training},
+        "train",
+    )
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, disable=as_json) as progress:
+        bar = progress.add_task("epochs", total=settings.training.epochs)
+        report = train_final_language(
+            topo, settings, seed=seed, out=out,
+            on_epoch=lambda e, m: progress.update(
+                bar, completed=e, description=f"epoch {e} val_ppl {m['val_ppl']:.2f} ({m['optimizer']})"
+            ),
+        )
+    if as_json:
+        _emit_json(report)
+        return
+    console.print(
+        f"val_ppl {report['val_ppl']:.2f}  test_ppl {report['test_ppl']:.2f}  params {_fmt_params(report['params'])}  "
+        f"MACs/token {_fmt_macs(report['macs'])}  ({report['epochs']} epochs, {report['seconds']:.1f} s)"
+    )
+
+
 # ----------------------------------------------------------------------------------------------- profile
 @app.command()
 def profile(
     cell: Path = typer.Argument(..., help="cell JSON (or a run directory)"),
-    macro: str = typer.Option("cifar", help="cifar | imagenet"),
-    act: str = typer.Option("relu", help="relu | swish (ShrinkCNN-B)"),
-    latency: bool = typer.Option(False, help="also measure batch-1 CPU latency"),
+    task: Optional[str] = typer.Option(None, help="cnn | rnn (default: the cell's kind)"),
+    macro: str = typer.Option("cifar", help="cnn: cifar | imagenet"),
+    act: str = typer.Option("relu", help="cnn: relu | swish (ShrinkCNN-B)"),
+    hidden: int = typer.Option(745, help="rnn: embedding = hidden size (ShrinkRNN: 745)"),
+    vocab: int = typer.Option(10000, help="rnn: vocabulary size (PTB: 10000)"),
+    latency: bool = typer.Option(False, help="cnn: also measure batch-1 CPU latency"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
-    """Params and MACs of the macro network built from a cell."""
+    """Params and MACs of the macro network (cnn) or the language model (rnn) built from a cell."""
+    topo = load_cell(cell)
+    if _task_of(topo, task) == "rnn":
+        _profile_language(topo, hidden, vocab, latency, as_json)
+        return
     from .nets.cnn import preset_network
     from .resources import count, measure_latency
 
-    topo = load_cell(cell)
     net, shape = preset_network(topo, macro, act)
     counts = count(net, shape)
     report: dict[str, Any] = {"macro": macro, "input": list(shape), "params": counts.params, "macs": counts.macs,
@@ -392,6 +476,24 @@ def profile(
         console.print(f"latency (batch 1): {report['latency_seconds'] * 1e3:.2f} ms")
 
 
+def _profile_language(topo: Topology, hidden: int, vocab: int, latency: bool, as_json: bool) -> None:
+    from .nets.rnn import count_language_model
+
+    if latency:
+        raise BadInputError("--latency measures image networks; drop it for rnn cells")
+    if hidden < 1 or vocab < 2:
+        raise BadInputError("--hidden must be at least 1 and --vocab at least 2")
+    counts = count_language_model(topo, hidden, vocab)
+    report = {"task": "rnn", "hidden": hidden, "vocab_size": vocab, "edges": counts.edges, "params": counts.params,
+              "macs_per_token": counts.macs_per_token}
+    if as_json:
+        _emit_json(report)
+        return
+    console.print(str(topo), markup=False)
+    console.print(f"language model, hidden {hidden}, vocabulary {vocab}: params {_fmt_params(counts.params)}, "
+                  f"MACs/token {_fmt_macs(counts.macs_per_token)}")
+
+
 # -------------------------------------------------------------------------------------------------- show
 @app.command()
 def show(
@@ -406,7 +508,8 @@ def show(
     for col in ("node", "op", "inputs", "role"):
         table.add_column(col)
     for i, op in enumerate(topo.ops):
-        role = "input" if i == 0 else ("unreachable" if i not in live else ("output (leaf)" if i in leaves else ""))
+        first = "input" if topo.kind == "cnn" else "highway from x, h_prev"
+        role = first if i == 0 else ("unreachable" if i not in live else ("output (leaf)" if i in leaves else ""))
         table.add_row(str(i), op, ", ".join(map(str, topo.predecessors(i))), role)
     console.print(table)
     console.print("edges: " + (" ".join(f"{u}->{v}" for u, v in topo.edges) or "(none)"))

@@ -18,15 +18,6 @@ CELL = Topology("rnn", ("tanh", "identity", "sigmoid", "relu"), ((0, 1), (0, 2),
 WORDS = "the quick brown fox jumps over a lazy dog".split()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest, and share a busy machine best, on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def corpus_dir(tmp_path_factory) -> Path:
     """Lines that walk the word list from a shifting start: the next word is always predictable."""

@@ -1,4 +1,5 @@
-"""Final training of a found cell (paper section 3.5): the Table 1 network on the full training set."""
+"""Final training of a found cell: the Table 1 network on the full training set (paper section 3.5), or a
+recurrent cell's language model on the whole corpus (section 4.2)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import torch
 
-from ..config import ImageTraining
+from ..config import ImageTraining, TextTask
 from ..nets.cnn import CellNetwork, cifar_macro
 from ..resources import count
 from ..run.rundir import RunDir
@@ -52,6 +53,43 @@ def train_final(
         "macs": counts.macs,
         "params": counts.params,
         "seconds": round(time.perf_counter() - start, 3),
+        "history": fitted.history,
+    }
+    if out is not None:
+        run = RunDir(out).create()
+        run.write_json("result.json", report)
+        torch.save(model.state_dict(), run.file("weights.pt"))
+        run.write_text("cell.json", json.dumps(topology.to_dict(), indent=2) + "\n")
+    return report
+
+
+def train_final_language(
+    topology: Topology,
+    task: TextTask,
+    seed: int = 0,
+    out: Path | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> dict[str, Any]:
+    """Train on the whole training text with ``task.training``; the best-validation weights are tested, kept
+    and (with ``out``) saved. ``macs`` are per predicted token."""
+    from .language import fit_lm, language_model_for
+
+    model, corpus = language_model_for(topology, task, seed)
+    fitted = fit_lm(model, corpus, task.training, seed=seed, device=task.device, with_test=True, on_epoch=on_epoch)
+    report = {
+        "dataset": task.dataset,
+        "cell": topology.to_dict(),
+        "hidden": task.hidden,
+        "vocab_size": corpus.vocab_size,
+        "epochs": fitted.epochs,
+        "best_epoch": fitted.best_epoch,
+        "asgd_from_epoch": fitted.asgd_from_epoch,
+        "val_ppl": fitted.val_ppl,
+        "test_ppl": fitted.test_ppl,
+        "params": fitted.params,
+        "macs": fitted.macs,
+        "seconds": round(fitted.seconds, 3),
+        "training": task.training.model_dump(mode="json"),
         "history": fitted.history,
     }
     if out is not None:

@@ -232,17 +232,21 @@ def fit_lm(
     )
 
 
-def _corpus(task: TextTask, proxy: bool) -> Corpus:
+def language_model_for(
+    topology: Topology, task: TextTask, seed: int, *, proxy: bool = False
+) -> tuple[LanguageModel, Corpus]:
+    """The task's corpus (whole, or its proxy lines) and a freshly seeded model for it."""
     if proxy:
-        return load_corpus(task.dataset, task.vocab_size, task.proxy_train_lines, task.proxy_eval_lines)
-    return load_corpus(task.dataset, task.vocab_size)
+        corpus = load_corpus(task.dataset, task.vocab_size, task.proxy_train_lines, task.proxy_eval_lines)
+    else:
+        corpus = load_corpus(task.dataset, task.vocab_size)
+    seed_everything(seed)
+    return build_language_model(topology, corpus.vocab_size, task.hidden, task.training), corpus
 
 
 def evaluate_candidate(topology: Topology, task: TextTask, seed: int) -> dict[str, Any]:
     """One search trial: train on the proxy with ``task.training``; ``macs`` are per predicted token."""
-    corpus = _corpus(task, proxy=True)
-    seed_everything(seed)
-    model = build_language_model(topology, corpus.vocab_size, task.hidden, task.training)
+    model, corpus = language_model_for(topology, task, seed, proxy=True)
     fitted = fit_lm(model, corpus, task.training, seed=seed, device=task.device)
     return {"val_ppl": fitted.val_ppl, "epochs": fitted.epochs, "params": fitted.params, "macs": fitted.macs}
 
@@ -257,7 +261,5 @@ def fit_language_model(
 ) -> LanguageFit:
     """Train a cell's language model with ``task.training`` (e.g. ``SHRINKRNN_FINAL_TRAINING``) on the whole
     corpus (or its proxy), reporting the best validation perplexity and the test perplexity of those weights."""
-    corpus = _corpus(task, proxy)
-    seed_everything(seed)
-    model = build_language_model(topology, corpus.vocab_size, task.hidden, task.training)
+    model, corpus = language_model_for(topology, task, seed, proxy=proxy)
     return fit_lm(model, corpus, task.training, seed=seed, device=task.device, with_test=True, on_epoch=on_epoch)

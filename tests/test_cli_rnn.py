@@ -1,0 +1,95 @@
+"""The `shrinknas` command on recurrent cells: a tiny language-model search, final training, profile, show."""
+
+import json
+import math
+
+import pytest
+
+from shrinknas.cli import main
+
+WORDS = "the quick brown fox jumps over a lazy dog".split()
+SHRINKRNN = {"kind": "rnn", "ops": ["tanh", "identity", "sigmoid", "sigmoid", "tanh", "identity"],
+             "edges": [[0, 1], [0, 2], [0, 3], [0, 4], [0, 5], [1, 3], [1, 4], [1, 5], [2, 4], [2, 5], [3, 4], [3, 5]]}
+
+
+def run(capsys, *args):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+@pytest.fixture
+def text_dir(tmp_path):
+    root = tmp_path / "text"
+    root.mkdir()
+    lines = [" ".join(WORDS[(i + k) % len(WORDS)] for k in range(6)).capitalize() + "." for i in range(60)]
+    (root / "train.txt").write_text("\n".join(lines[:40]))
+    (root / "valid.txt").write_text("\n".join(lines[40:50]))
+    (root / "test.txt").write_text("\n".join(lines[50:]))
+    return root
+
+
+@pytest.fixture
+def shrinkrnn_file(tmp_path):
+    path = tmp_path / "shrinkrnn.json"
+    path.write_text(json.dumps(SHRINKRNN))
+    return path
+
+
+def test_rnn_search_end_to_end_then_train_the_found_cell(capsys, tmp_path, text_dir):
+    out_dir = tmp_path / "run"
+    code, out, err = run(capsys, "search", "autoshrink", "--task", "rnn", "--dataset", f"text:{text_dir}",
+                         "--nodes", 3, "--candidates", 2, "--epochs", 1, "--hidden", 8, "--vocab", 20,
+                         "--batch-size", 4, "--proxy-size", 30, "--proxy-val", 8, "--seed", 2, "--out", out_dir,
+                         "--quiet")
+    assert code == 0, err
+    summary = json.loads((out_dir / "summary.json").read_text())
+    lines = [json.loads(x) for x in (out_dir / "trajectory.jsonl").read_text().splitlines()]
+    # 3 nodes, 3 edges; the authors' stop keeps round(3 / 4) = 1 edge (a removal may cut off a node, and its
+    # edges with it, so one step can be enough)
+    assert lines[0]["n_edges"] == 3 and len(lines) == summary["trials"] == 1 + 2 * summary["steps"]
+    assert min(x["n_edges"] for x in lines[-2:]) <= 1
+    assert all(x["status"] == "ok" and x["val_ppl"] > 1 for x in lines)
+    hidden = 8
+    for x in lines:  # the authors' score: 0.25 (200 - ppl) - (log10(edges * hidden^2) - 6)
+        expected = 0.25 * (200 - x["val_ppl"]) - (math.log10(x["n_edges"] * hidden**2) - 6)
+        assert x["S"] == pytest.approx(expected)
+    assert "val_ppl" in out and f"{summary['best']['val_ppl']:.2f}" in out
+    best = json.loads((out_dir / "best_cell.json").read_text())
+    assert best["kind"] == "rnn" and len(best["ops"]) == 3
+
+    code, out, err = run(capsys, "train", out_dir, "--task", "rnn", "--dataset", f"text:{text_dir}", "--hidden", 8,
+                         "--vocab", 20, "--epochs", 2, "--batch-size", 4, "--json", "--out", tmp_path / "final")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["epochs"] == 2 and report["test_ppl"] > 1 and report["training"]["dropout"] == 0.75
+    assert (tmp_path / "final" / "weights.pt").exists()
+
+
+def test_profile_published_shrinkrnn(capsys, shrinkrnn_file):
+    code, out, err = run(capsys, "profile", shrinkrnn_file, "--task", "rnn", "--hidden", 745, "--vocab", 10000, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["edges"] == 12 and abs(report["params"] - 23e6) < 0.03 * 23e6
+
+
+def test_show_draws_an_rnn_cell(capsys, shrinkrnn_file, tmp_path):
+    code, out, err = run(capsys, "show", shrinkrnn_file, "-o", tmp_path / "cell.png")
+    assert code == 0, err
+    assert "highway" in out and (tmp_path / "cell.png").stat().st_size > 0
+
+
+def test_task_must_match_the_cell(capsys, shrinkrnn_file):
+    code, _, err = run(capsys, "profile", shrinkrnn_file, "--task", "cnn")
+    assert code == 2 and "--task rnn" in err
+
+
+def test_missing_fortunes_directory_is_one_line(capsys, tmp_path, shrinkrnn_file):
+    code, _, err = run(capsys, "train", shrinkrnn_file, "--dataset", f"fortunes:{tmp_path / 'none'}", "--epochs", 1)
+    assert code == 2 and "fortunes" in err and err.count("\n") == 1
+
+
+def test_rnn_flags_are_refused_for_image_searches(capsys, tmp_path):
+    code, _, err = run(capsys, "search", "autoshrink", "--hidden", 10, "--out", tmp_path)
+    assert code == 2 and "--task rnn" in err
