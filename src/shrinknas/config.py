@@ -55,7 +55,9 @@ class TextTraining(_Strict):
     bptt_half_prob: float = Field(0.05, ge=0, le=1, description="chance a batch uses half the BPTT length")
     bptt_std: float = Field(0.0, ge=0, description="std of the normal jitter on the BPTT length (AWD-LSTM: 5)")
     clip: float = Field(0.25, gt=0)
-    lr_decay_epochs: tuple[int, ...] = Field((6, 8), description="lr is divided by 10 after these epochs (0-based)")
+    lr_decay_epochs: tuple[int, ...] | None = Field(
+        None, description="lr / 10 after these epochs (0-based); None: the authors' epochs - 4 and epochs - 2"
+    )
     patience: int = Field(4, ge=1, description="stop after this many epochs without a new best val_ppl")
     overfit_ratio: float | None = Field(3.0, gt=0, description="stop once val loss exceeds this multiple of train loss")
     weight_decay: float = Field(0.0, ge=0)
@@ -68,6 +70,12 @@ class TextTraining(_Strict):
     tar_beta: float = Field(0.0, ge=0, description="temporal activation regularisation (slowness)")
     asgd: bool = Field(False, description="switch SGD to averaged SGD when validation stalls (NT-ASGD)")
     nonmono: int = Field(5, ge=1, description="NT-ASGD: epochs without beating the older best before switching")
+
+    def decay_after(self) -> frozenset[int]:
+        """0-based epochs after which the learning rate drops tenfold (10 epochs: after 6 and 8)."""
+        if self.lr_decay_epochs is not None:
+            return frozenset(self.lr_decay_epochs)
+        return frozenset(e for e in (self.epochs - 4, self.epochs - 2) if e >= 0)
 
 
 #: The authors' final ShrinkRNN training (DARTS/AWD-LSTM recipe): SGD lr 20 then NT-ASGD, batch 64,

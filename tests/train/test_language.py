@@ -108,3 +108,13 @@ def test_fit_stops_after_patience_epochs_without_improvement(corpus_dir):
     fitted = fit_lm(model, corpus, training, seed=0)
     assert fitted.epochs == 3 and fitted.best_epoch == 1
     assert [h["epoch"] for h in fitted.history] == [1, 2, 3]
+
+
+def test_learning_rate_drops_tenfold_at_the_authors_epochs(corpus_dir):
+    assert TextTraining().decay_after() == {6, 8}  # 10 epochs: after epochs - 4 and epochs - 2 (0-based)
+    assert TextTraining(epochs=3).decay_after() == {1}
+    corpus = load_corpus(f"ptb:{corpus_dir}", 50)
+    torch.manual_seed(0)
+    model = build_language_model(CELL, corpus.vocab_size, 12, TextTraining())
+    fitted = fit_lm(model, corpus, TextTraining(epochs=3, batch_size=4, eval_batch_size=2, bptt=8, patience=3), seed=0)
+    assert [h["lr"] for h in fitted.history] == pytest.approx([20.0, 20.0, 2.0])

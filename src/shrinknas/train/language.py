@@ -2,7 +2,7 @@
 
 One loop (``fit_lm``) serves both; the settings decide. Candidate training (``TextTraining()`` defaults):
 SGD lr 20, clip 0.25, batch 128, BPTT 35 (half of it for 5% of the batches, with the learning rate scaled by
-the length), lr / 10 after epochs 6 and 8 (0-based, as the authors' ``epochs - 4`` / ``epochs - 2``), stop
+the length), lr / 10 after the authors' epochs ``epochs - 4`` and ``epochs - 2`` (0-based: 6 and 8 of 10), stop
 after 4 epochs without a better validation loss or once validation loss exceeds 3x the training loss. Final
 training adds the DARTS / AWD-LSTM regularisation and the switch from SGD to averaged SGD once validation
 stops improving (NT-ASGD, Merity et al. 2018); averaged weights are the ones evaluated and kept.
@@ -172,6 +172,7 @@ def fit_lm(
     best_loss, best_epoch, best_state = math.inf, 0, None
     since_best, asgd_from, history = 0, None, []
     val_losses: list[float] = []
+    decay_after = training.decay_after()
     epoch = 0
     for epoch in range(1, training.epochs + 1):
         tick = time.perf_counter()
@@ -211,7 +212,7 @@ def fit_lm(
             log.info("switching to averaged SGD after epoch %d", epoch)
             optimizer, asgd_from = _asgd(model, optimizer.param_groups[0]["lr"], training), epoch + 1
         val_losses.append(val_loss)
-        if epoch - 1 in training.lr_decay_epochs:
+        if epoch - 1 in decay_after:
             for group in optimizer.param_groups:
                 group["lr"] /= 10
     test_ppl = None
