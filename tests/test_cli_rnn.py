@@ -93,3 +93,10 @@ def test_missing_fortunes_directory_is_one_line(capsys, tmp_path, shrinkrnn_file
 def test_rnn_flags_are_refused_for_image_searches(capsys, tmp_path):
     code, _, err = run(capsys, "search", "autoshrink", "--hidden", 10, "--out", tmp_path)
     assert code == 2 and "--task rnn" in err
+
+
+def test_weight_inheritance_is_refused_for_rnn_searches(capsys, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("search:\n  protocol: inherit\n")
+    code, _, err = run(capsys, "search", "autoshrink", "--task", "rnn", "--config", config, "--out", tmp_path / "r")
+    assert code == 2 and "protocol" in err

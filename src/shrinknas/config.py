@@ -151,6 +151,8 @@ class AutoShrinkConfig(_Strict):
     def _rnn_scores_params(self) -> "AutoShrinkConfig":
         if self.task.task == "rnn" and self.search.resource != "params":
             raise ValueError("rnn searches score parameters (--resource params)")
+        if self.task.task == "rnn" and self.search.protocol != "paper":
+            raise ValueError("weight inheritance is implemented for cnn cells only; set search.protocol to paper for rnn")
         return self
 
 
