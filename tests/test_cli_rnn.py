@@ -96,7 +96,5 @@ def test_rnn_flags_are_refused_for_image_searches(capsys, tmp_path):
 
 
 def test_weight_inheritance_is_refused_for_rnn_searches(capsys, tmp_path):
-    config = tmp_path / "c.yaml"
-    config.write_text("search:\n  protocol: inherit\n")
-    code, _, err = run(capsys, "search", "autoshrink", "--task", "rnn", "--config", config, "--out", tmp_path / "r")
-    assert code == 2 and "protocol" in err
+    code, _, err = run(capsys, "search", "autoshrink", "--task", "rnn", "--protocol", "inherit", "--out", tmp_path / "r")
+    assert code == 2 and "--protocol paper" in err

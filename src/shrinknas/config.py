@@ -152,7 +152,7 @@ class AutoShrinkConfig(_Strict):
         if self.task.task == "rnn" and self.search.resource != "params":
             raise ValueError("rnn searches score parameters (--resource params)")
         if self.task.task == "rnn" and self.search.protocol != "paper":
-            raise ValueError("weight inheritance is implemented for cnn cells only; set search.protocol to paper for rnn")
+            raise ValueError("weight inheritance is implemented for cnn cells only; use --protocol paper for rnn")
         return self
 
 
