@@ -40,13 +40,14 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2, help="alternate the variants this many times")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts to compare")
     args = parser.parse_args()
     task = ImageTask(dataset=args.dataset, training=ImageTraining())
     ops = balanced_ops("cnn", args.nodes, random.Random(derive_seed(0, "ops")))
     cell = Topology.complete("cnn", ops)
     data = proxy_data(task)
     counts = count(build_proxy_network(cell, task, data.in_channels, data.n_classes), data.input_shape)
-    variants = [(1, True), (1, False), (2, True), (2, False)]
+    variants = [(t, cl) for t in args.threads for cl in (True, False)]
     times: dict[str, list[float]] = {}
     for _ in range(args.rounds):
         for threads, cl in variants:
