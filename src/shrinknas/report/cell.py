@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -43,6 +44,35 @@ def cell_graph(topology: Topology) -> nx.DiGraph:
     return g
 
 
+def _edge_bends(g: nx.DiGraph, pos: dict, clearance: float = 0.3) -> dict:
+    """Curvature per edge: straight unless the straight line would run through another node, then bent away.
+
+    matplotlib's arc3 puts the control point at midpoint + rad * (dy, -dx); the sign is chosen to move it
+    away from the nearest node the straight line would cross.
+    """
+    bends = {}
+    for u, v in g.edges:
+        (x1, y1), (x2, y2) = pos[u], pos[v]
+        dx, dy = x2 - x1, y2 - y1
+        length2 = dx * dx + dy * dy or 1.0
+        blockers = []
+        for w in g.nodes:
+            if w in (u, v):
+                continue
+            px, py = pos[w]
+            t = ((px - x1) * dx + (py - y1) * dy) / length2
+            if 0 < t < 1 and math.hypot(x1 + t * dx - px, y1 + t * dy - py) < clearance:
+                blockers.append((px, py))
+        if not blockers:
+            bends[(u, v)] = 0.0
+            continue
+        px, py = blockers[0]
+        mx, my = (x1 + x2) / 2, (y1 + y2) / 2
+        away = lambda r: math.hypot(mx + r * dy - px, my - r * dx - py)  # noqa: E731
+        bends[(u, v)] = 0.4 if away(0.4) > away(-0.4) else -0.4
+    return bends
+
+
 def draw_cell(topology: Topology, path: Path | str, title: str | None = None) -> None:
     """Save a picture of the cell; the format follows the file suffix."""
     g = cell_graph(topology)
@@ -54,10 +84,13 @@ def draw_cell(topology: Topology, path: Path | str, title: str | None = None) ->
     width = max(4.0, 1.6 * max(sum(1 for n in g if g.nodes[n]["layer"] == k) for k in range(len(g))))
     fig, ax = plt.subplots(figsize=(width, 1.3 * (1 + max(nx.get_node_attributes(g, "layer").values()))))
     colours = [OP_COLOURS.get(g.nodes[n]["op"], "#ffffff") for n in g]
-    nx.draw_networkx_edges(g, pos, ax=ax, arrows=True, arrowsize=14, node_size=2200, edge_color="#555555")
+    for (u, v), rad in _edge_bends(g, pos).items():
+        nx.draw_networkx_edges(g, pos, edgelist=[(u, v)], ax=ax, arrows=True, arrowsize=14, node_size=2200,
+                               edge_color="#555555", connectionstyle=f"arc3,rad={rad}")
     nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colours, node_size=2200, edgecolors="#333333")
     nx.draw_networkx_labels(g, pos, labels=nx.get_node_attributes(g, "label"), ax=ax, font_size=8)
     ax.set_title(title or f"{topology.kind} cell: {len(topology.pruned().edges)} edges")
+    ax.margins(0.12)
     ax.axis("off")
     fig.tight_layout()
     try:
