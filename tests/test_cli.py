@@ -6,17 +6,9 @@ import re
 import pytest
 import yaml
 
-from shrinknas.cli import main
 
 SHRINK_A = {"kind": "cnn", "ops": ["input", "sepconv3x3", "sepconv3x3", "sepconv3x3", "conv1x1"],
             "edges": [[0, 1], [0, 2], [1, 2], [0, 3], [0, 4], [3, 4]]}
-
-
-def run(capsys, *args):
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
 
 
 @pytest.fixture
@@ -26,9 +18,9 @@ def cell_file(tmp_path):
     return path
 
 
-def test_search_writes_a_run_directory_that_reproduces_the_printout(tmp_path, capsys):
+def test_search_writes_a_run_directory_that_reproduces_the_printout(tmp_path, cli):
     out_dir = tmp_path / "run"
-    code, out, err = run(capsys, "search", "autoshrink", "--dataset", "digits", "--nodes", 4, "--candidates", 2,
+    code, out, err = cli("search", "autoshrink", "--dataset", "digits", "--nodes", 4, "--candidates", 2,
                          "--epochs", 1, "--proxy-size", 200, "--batch-size", 64, "--seed", 1, "--out", out_dir,
                          "--quiet")
     assert code == 0, err
@@ -45,57 +37,57 @@ def test_search_writes_a_run_directory_that_reproduces_the_printout(tmp_path, ca
     assert f"{summary['best']['val_acc']:.4f}" in out and str(out_dir) in out.replace("\n", "")
 
 
-def test_bad_flag_is_one_line_and_exit_2(capsys):
-    code, out, err = run(capsys, "search", "autoshrink", "--nodes", "many")
+def test_bad_flag_is_one_line_and_exit_2(cli):
+    code, out, err = cli("search", "autoshrink", "--nodes", "many")
     assert code == 2 and err.count("\n") == 1 and "--nodes" in err
 
 
-def test_invalid_setting_is_exit_2(capsys, tmp_path):
-    code, _, err = run(capsys, "search", "autoshrink", "--resource", "watts", "--out", tmp_path)
+def test_invalid_setting_is_exit_2(cli, tmp_path):
+    code, _, err = cli("search", "autoshrink", "--resource", "watts", "--out", tmp_path)
     assert code == 2 and "resource" in err
 
 
-def test_bad_config_yaml_is_exit_2(capsys, tmp_path):
+def test_bad_config_yaml_is_exit_2(cli, tmp_path):
     bad = tmp_path / "c.yaml"
     bad.write_text("search: [unclosed\n")
-    code, _, err = run(capsys, "search", "autoshrink", "--config", bad, "--out", tmp_path / "r")
+    code, _, err = cli("search", "autoshrink", "--config", bad, "--out", tmp_path / "r")
     assert code == 2 and "not valid YAML" in err
     bad.write_text("search:\n  nodez: 4\n")
-    code, _, err = run(capsys, "search", "autoshrink", "--config", bad, "--out", tmp_path / "r")
+    code, _, err = cli("search", "autoshrink", "--config", bad, "--out", tmp_path / "r")
     assert code == 2 and "nodez" in err
 
 
-def test_missing_dataset_names_what_to_do(capsys, tmp_path):
-    code, _, err = run(capsys, "train", tmp_path / "none.json")
+def test_missing_dataset_names_what_to_do(cli, tmp_path):
+    code, _, err = cli("train", tmp_path / "none.json")
     assert code == 2 and "does not exist" in err
     (tmp_path / "c.json").write_text(json.dumps(SHRINK_A))
-    code, _, err = run(capsys, "train", tmp_path / "c.json", "--dataset", f"fashion-mnist:{tmp_path / 'nowhere'}")
+    code, _, err = cli("train", tmp_path / "c.json", "--dataset", f"fashion-mnist:{tmp_path / 'nowhere'}")
     assert code == 2 and "dataset-fashion-mnist" in err
 
 
 @pytest.mark.parametrize("text", ["{", "[]", '{"kind": "cnn", "ops": ["input"], "edges": [[0, 0]]}', "\x00\xff"])
-def test_malformed_cell_file_is_exit_2(capsys, tmp_path, text):
+def test_malformed_cell_file_is_exit_2(cli, tmp_path, text):
     path = tmp_path / "bad.json"
     path.write_bytes(text.encode("latin-1"))
-    code, _, err = run(capsys, "show", path)
+    code, _, err = cli("show", path)
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
 
 
-def test_profile_shrinkcnn_a_json(capsys, cell_file):
-    code, out, _ = run(capsys, "profile", cell_file, "--macro", "imagenet", "--json")
+def test_profile_shrinkcnn_a_json(cli, cell_file):
+    code, out, _ = cli("profile", cell_file, "--macro", "imagenet", "--json")
     report = json.loads(out)
     assert code == 0 and report["params"] == 3_636_301 and report["macs"] == 383_677_672
 
 
-def test_show_draws_and_lists(capsys, cell_file, tmp_path):
+def test_show_draws_and_lists(cli, cell_file, tmp_path):
     png = tmp_path / "cell.png"
-    code, out, _ = run(capsys, "show", cell_file, "-o", png)
+    code, out, _ = cli("show", cell_file, "-o", png)
     assert code == 0 and png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
     assert "0->1" in out and "sepconv3x3" in out
 
 
-def test_train_reports_test_accuracy(capsys, cell_file, tmp_path):
-    code, out, err = run(capsys, "train", cell_file, "--dataset", "digits", "--epochs", 2, "--batch-size", 32, "--json", "--out",
+def test_train_reports_test_accuracy(cli, cell_file, tmp_path):
+    code, out, err = cli("train", cell_file, "--dataset", "digits", "--epochs", 2, "--batch-size", 32, "--json", "--out",
                          tmp_path / "t")
     assert code == 0, err
     report = json.loads(out)
@@ -107,9 +99,9 @@ def test_train_reports_test_accuracy(capsys, cell_file, tmp_path):
     assert any(re.match(r"cells\.\d+\.ops", k) for k in state)
 
 
-def test_inherit_protocol_fine_tunes_candidates_briefly(tmp_path, capsys):
+def test_inherit_protocol_fine_tunes_candidates_briefly(tmp_path, cli):
     out_dir = tmp_path / "inherit"
-    code, _, err = run(capsys, "search", "autoshrink", "--dataset", "digits", "--nodes", 4, "--candidates", 2,
+    code, _, err = cli("search", "autoshrink", "--dataset", "digits", "--nodes", 4, "--candidates", 2,
                        "--epochs", 3, "--proxy-size", 200, "--batch-size", 64, "--protocol", "inherit",
                        "--finetune-steps", 2, "--out", out_dir, "--quiet")
     assert code == 0, err

@@ -5,18 +5,10 @@ import math
 
 import pytest
 
-from shrinknas.cli import main
 
 WORDS = "the quick brown fox jumps over a lazy dog".split()
 SHRINKRNN = {"kind": "rnn", "ops": ["tanh", "identity", "sigmoid", "sigmoid", "tanh", "identity"],
              "edges": [[0, 1], [0, 2], [0, 3], [0, 4], [0, 5], [1, 3], [1, 4], [1, 5], [2, 4], [2, 5], [3, 4], [3, 5]]}
-
-
-def run(capsys, *args):
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
 
 
 @pytest.fixture
@@ -37,9 +29,9 @@ def shrinkrnn_file(tmp_path):
     return path
 
 
-def test_rnn_search_end_to_end_then_train_the_found_cell(capsys, tmp_path, text_dir):
+def test_rnn_search_end_to_end_then_train_the_found_cell(cli, tmp_path, text_dir):
     out_dir = tmp_path / "run"
-    code, out, err = run(capsys, "search", "autoshrink", "--task", "rnn", "--dataset", f"text:{text_dir}",
+    code, out, err = cli("search", "autoshrink", "--task", "rnn", "--dataset", f"text:{text_dir}",
                          "--nodes", 3, "--candidates", 2, "--epochs", 1, "--hidden", 8, "--vocab", 20,
                          "--batch-size", 4, "--proxy-size", 30, "--proxy-val", 8, "--seed", 2, "--out", out_dir,
                          "--quiet")
@@ -59,7 +51,7 @@ def test_rnn_search_end_to_end_then_train_the_found_cell(capsys, tmp_path, text_
     best = json.loads((out_dir / "best_cell.json").read_text())
     assert best["kind"] == "rnn" and len(best["ops"]) == 3
 
-    code, out, err = run(capsys, "train", out_dir, "--task", "rnn", "--dataset", f"text:{text_dir}", "--hidden", 8,
+    code, out, err = cli("train", out_dir, "--task", "rnn", "--dataset", f"text:{text_dir}", "--hidden", 8,
                          "--vocab", 20, "--epochs", 2, "--batch-size", 4, "--json", "--out", tmp_path / "final")
     assert code == 0, err
     report = json.loads(out)
@@ -67,34 +59,34 @@ def test_rnn_search_end_to_end_then_train_the_found_cell(capsys, tmp_path, text_
     assert (tmp_path / "final" / "weights.pt").exists()
 
 
-def test_profile_published_shrinkrnn(capsys, shrinkrnn_file):
-    code, out, err = run(capsys, "profile", shrinkrnn_file, "--task", "rnn", "--hidden", 745, "--vocab", 10000, "--json")
+def test_profile_published_shrinkrnn(cli, shrinkrnn_file):
+    code, out, err = cli("profile", shrinkrnn_file, "--task", "rnn", "--hidden", 745, "--vocab", 10000, "--json")
     assert code == 0, err
     report = json.loads(out)
     assert report["edges"] == 12 and abs(report["params"] - 23e6) < 0.03 * 23e6
 
 
-def test_show_draws_an_rnn_cell(capsys, shrinkrnn_file, tmp_path):
-    code, out, err = run(capsys, "show", shrinkrnn_file, "-o", tmp_path / "cell.png")
+def test_show_draws_an_rnn_cell(cli, shrinkrnn_file, tmp_path):
+    code, out, err = cli("show", shrinkrnn_file, "-o", tmp_path / "cell.png")
     assert code == 0, err
     assert "highway" in out and (tmp_path / "cell.png").stat().st_size > 0
 
 
-def test_task_must_match_the_cell(capsys, shrinkrnn_file):
-    code, _, err = run(capsys, "profile", shrinkrnn_file, "--task", "cnn")
+def test_task_must_match_the_cell(cli, shrinkrnn_file):
+    code, _, err = cli("profile", shrinkrnn_file, "--task", "cnn")
     assert code == 2 and "--task rnn" in err
 
 
-def test_missing_fortunes_directory_is_one_line(capsys, tmp_path, shrinkrnn_file):
-    code, _, err = run(capsys, "train", shrinkrnn_file, "--dataset", f"fortunes:{tmp_path / 'none'}", "--epochs", 1)
+def test_missing_fortunes_directory_is_one_line(cli, tmp_path, shrinkrnn_file):
+    code, _, err = cli("train", shrinkrnn_file, "--dataset", f"fortunes:{tmp_path / 'none'}", "--epochs", 1)
     assert code == 2 and "fortunes" in err and err.count("\n") == 1
 
 
-def test_rnn_flags_are_refused_for_image_searches(capsys, tmp_path):
-    code, _, err = run(capsys, "search", "autoshrink", "--hidden", 10, "--out", tmp_path)
+def test_rnn_flags_are_refused_for_image_searches(cli, tmp_path):
+    code, _, err = cli("search", "autoshrink", "--hidden", 10, "--out", tmp_path)
     assert code == 2 and "--task rnn" in err
 
 
-def test_weight_inheritance_is_refused_for_rnn_searches(capsys, tmp_path):
-    code, _, err = run(capsys, "search", "autoshrink", "--task", "rnn", "--protocol", "inherit", "--out", tmp_path / "r")
+def test_weight_inheritance_is_refused_for_rnn_searches(cli, tmp_path):
+    code, _, err = cli("search", "autoshrink", "--task", "rnn", "--protocol", "inherit", "--out", tmp_path / "r")
     assert code == 2 and "--protocol paper" in err

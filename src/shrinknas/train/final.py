@@ -56,10 +56,7 @@ def train_final(
         "history": fitted.history,
     }
     if out is not None:
-        run = RunDir(out).create()
-        run.write_json("result.json", report)
-        torch.save(model.state_dict(), run.file("weights.pt"))
-        run.write_text("cell.json", json.dumps(topology.to_dict(), indent=2) + "\n")
+        save_trained(out, report, model, topology)
     return report
 
 
@@ -93,8 +90,13 @@ def train_final_language(
         "history": fitted.history,
     }
     if out is not None:
-        run = RunDir(out).create()
-        run.write_json("result.json", report)
-        torch.save(model.state_dict(), run.file("weights.pt"))
-        run.write_text("cell.json", json.dumps(topology.to_dict(), indent=2) + "\n")
+        save_trained(out, report, model, topology)
     return report
+
+
+def save_trained(out: Path, report: dict[str, Any], model: torch.nn.Module, topology: Topology) -> None:
+    """result.json, weights.pt (a plain state dict: load it with weights_only=True) and cell.json in ``out``."""
+    run = RunDir(out).create()
+    run.write_json("result.json", report)
+    torch.save(model.state_dict(), run.file("weights.pt"))
+    run.write_text("cell.json", json.dumps(topology.to_dict(), indent=2) + "\n")
