@@ -65,6 +65,17 @@ def fidelity(config: AutoShrinkConfig, inherited, paper, budget: int) -> list[di
     return rows
 
 
+def noise_ceiling(config: AutoShrinkConfig, paper) -> dict:
+    """Kendall tau between step 1's candidates trained from scratch with the run's seed and with another seed:
+    how well the paper protocol agrees with itself, the ceiling for any faster protocol."""
+    cands = [c for c in paper.candidates if c.step == 1 and c.ok]
+    other_seed = derive_seed(config.search.seed + 1, "trial", 1)
+    again = [score(evaluate(TrialSpec(c.topology, config.task, other_seed)), c.topology, config.task, config.search)
+             for c in cands]
+    tau = kendalltau([c.score for c in cands], again).statistic
+    return {"candidates": len(cands), "kendall_tau": None if tau != tau else round(float(tau), 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", default="fashion-mnist")
@@ -96,6 +107,7 @@ def main() -> None:
     rows = fidelity(config, inherited, results["paper"][1], args.fidelity_steps)
     taus = [r["kendall_tau"] for r in rows if r["kendall_tau"] is not None]
     report["fidelity"] = rows
+    report["paper_seed_to_seed_step1"] = noise_ceiling(config, results["paper"][1])
     report["mean_kendall_tau"] = round(sum(taus) / len(taus), 3) if taus else None
     text = json.dumps(report, indent=2)
     print(text)
