@@ -8,8 +8,9 @@ cells are the union of the candidates' cells, and block k computes exactly candi
 - weights move by channel label (``nets.inherit``): block k holds candidate k's weights on the channels k
   has and zeros elsewhere, and a gradient mask (the same embedding applied to ones) keeps those zeros zero,
   so a channel k lacks contributes nothing and learns nothing;
-- a cell's output keeps only k's leaves in block k; a node that is a leaf in some candidates applies its
-  final activation only in the blocks of the others;
+- a node that is a leaf in some candidates applies its final activation only in the blocks of the others; a
+  cell's output is the concat of the nodes that are leaves in any candidate, and channels that are not k's
+  leaves may hold values in block k, but whatever reads them does so through zero weights;
 - the residual is the (grouped) 1x1 conv + BN projection for candidates that have one and a gather of the
   input channels for those whose residual is the identity.
 
@@ -65,7 +66,7 @@ class BatchedCell(nn.Module):
         self.pool = nn.MaxPool2d(pool, pool) if pool > 1 else nn.Identity()
         self.nodes = sorted(set().union(*(c.nodes for c in cells)))
         self.inputs = {v: sorted(set().union(*(c.inputs.get(v, ()) for c in cells))) for v in self.nodes}
-        self.outputs = [v for v in self.nodes if any(v in c.leaves for c in cells)]
+        self.outputs = [v for v in [0, *self.nodes] if any(v in c.leaves for c in cells)]  # 0: an empty cell
         channels = {0: len(in_labels), **{v: width for v in self.nodes}}
         self.ops = nn.ModuleDict()
         self._selective: list[int] = []  # nodes that are leaves in some candidates and not in others
@@ -84,9 +85,6 @@ class BatchedCell(nn.Module):
         self.projection = conv_bn(c_in, c_out, 1, stride=pool, act=None, copies=k_all) if any(convs) else nn.Identity()
         self._residual_modes = (any(convs), not all(convs))  # (some project, some add the input itself)
         self._init_residual(cells, convs, in_labels)
-        kept = [[self.out_labels.index(x) for x in c.out_labels] for c in cells]
-        self._leaf_mask = any(len(p) < c_out for p in kept)
-        self.register_buffer("leaf_mask", _channel_mask(c_out, k_all, kept, torch.float32), persistent=False)
 
     def _init_residual(self, cells: Sequence[Cell], convs: list[bool], in_labels: tuple[Label, ...]) -> None:
         """Input channel feeding each output channel for identity residuals (candidate k's i-th in -> i-th out)."""
@@ -117,8 +115,7 @@ class BatchedCell(nn.Module):
             if v in self._selective:
                 y = torch.where(getattr(self, f"act_mask_{v}"), self.act(y), y)
             states[v] = y
-        out = cat_blocks([states[v] for v in self.outputs], self.copies) + self._residual(x)
-        return out * self.leaf_mask if self._leaf_mask else out
+        return cat_blocks([states[v] for v in self.outputs], self.copies) + self._residual(x)
 
 
 class BatchedLinear(nn.Module):

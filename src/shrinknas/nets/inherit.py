@@ -31,7 +31,7 @@ def transfer(target: torch.Tensor, source: torch.Tensor, target_axes: list, sour
     index: list = [slice(None)] * target.ndim
     picked = source
     for axis, labels, zero_missing in target_axes:
-        found, from_parent, missing = _positions(labels, source_labels[axis])
+        found, from_parent, missing = (t.to(target.device) for t in _positions(labels, source_labels[axis]))
         picked = picked.index_select(axis, from_parent)
         index[axis] = found
         if zero_missing and len(missing):
@@ -61,7 +61,7 @@ def transfer_state(
             continue
         axes = target_axes.get(name)
         if axes:
-            copied += transfer(tensor, from_tensor.to(tensor.dtype), axes, source_axes.get(name, []))
+            copied += transfer(tensor, from_tensor.to(tensor.device, tensor.dtype), axes, source_axes.get(name, []))
         elif from_tensor.shape == tensor.shape:
             tensor.copy_(from_tensor)
             copied += 1
