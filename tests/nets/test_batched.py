@@ -144,3 +144,12 @@ def test_load_refuses_a_network_of_another_cell():
     model = BatchedCellNetwork(CELLS, proxy_macro(TASK), 1, 10)
     with pytest.raises(ValueError):
         model.load(nets[::-1])
+
+
+def test_load_refuses_a_same_shaped_network_of_another_cell():
+    parent = Topology.complete("cnn", ("input", "conv1x1", "conv1x1", "conv1x1", "conv1x1"))
+    cells = [parent.without((1, 4)), parent.without((2, 4))]  # node 4 reads [x, 2, 3] or [x, 1, 3]
+    nets = candidates(cells)
+    assert [t.shape for t in nets[0].state_dict().values()] == [t.shape for t in nets[1].state_dict().values()]
+    with pytest.raises(ValueError):
+        BatchedCellNetwork(cells, proxy_macro(TASK), 1, 10).load(nets[::-1])

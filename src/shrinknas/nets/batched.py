@@ -1,9 +1,11 @@
 """K cell networks computed as one module, so the K candidates of a search step train together.
 
 Candidate k owns the k-th block of channels of every tensor: each convolution of the K networks becomes one
-grouped convolution (K times wider, which is what keeps small convolutions from being overhead-bound), BN
-statistics stay per channel and so per candidate, and the classifier is one batched matrix product. The
-cells are the union of the candidates' cells, and block k computes exactly candidate k because:
+grouped convolution, K times wider (one kernel launch instead of K: what pays where per-kernel overhead
+dominates, as on a GPU; on a CPU grouped kernels run slower per MAC than dense ones, see
+benchmarks/batched_candidates.py), BN statistics stay per channel and so per candidate, and the classifier is
+one batched matrix product. The cells are the union of the candidates' cells, and block k computes exactly
+candidate k because:
 
 - weights move by channel label (``nets.inherit``): block k holds candidate k's weights on the channels k
   has and zeros elsewhere, and a gradient mask (the same embedding applied to ones) keeps those zeros zero,
@@ -189,9 +191,10 @@ class BatchedCellNetwork(nn.Module):
         return self._slots(self.state_dict(), k)
 
     def _check(self, k: int, net: CellNetwork) -> None:
+        """Refuse a network of another cell: equal shapes are not enough when channels carry other labels."""
         want = {name: t.shape for name, t in self._shapes[k].state_dict().items()}
         have = {name: t.shape for name, t in net.state_dict().items()}
-        if want != have:
+        if want != have or net.axes != self._shapes[k].axes:
             raise ValueError(f"network {k} is not a CellNetwork of candidate {k}'s topology and macro")
 
     @torch.no_grad()

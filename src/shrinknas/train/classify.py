@@ -55,7 +55,9 @@ def param_groups(model: nn.Module, settings: ImageTraining) -> list[dict]:
 
 
 @torch.no_grad()
-def accuracies(model: nn.Module, x: torch.Tensor, y: torch.Tensor, candidates: int = 1, batch_size: int = 1024) -> list[float]:
+def accuracies(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, candidates: int = 1, batch_size: int = 1024
+) -> list[float]:
     """Accuracy of each candidate a model computes: logits (N, classes) for one, (N, K, classes) for K."""
     model.eval()
     correct = torch.zeros(candidates, dtype=torch.long, device=y.device)
@@ -178,7 +180,7 @@ def fit_candidates(
             for k, value in zip(active, losses.tolist()):
                 totals[k] += value * len(idx)
             seen += len(idx)
-        val_accs = accuracies(model, val_x, val_y, candidates)
+        val_accs = accuracies(model, val_x, val_y, candidates, batch_size=max(1, 1024 // candidates))  # K x memory
         for k in active:
             train_loss = totals[k] / seen
             try:
