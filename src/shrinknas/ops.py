@@ -1,7 +1,9 @@
 """The op names of ``topology.py`` mapped to modules: one table, as in the DARTS reference code.
 
 Every convolution is a Conv-BN-activation triplet without bias. A node that is a leaf of its cell drops its
-final activation (the authors' leaves are linear before the concat and the residual add).
+final activation (the authors' leaves are linear before the concat and the residual add). ``copies=K`` builds
+K independent copies of an op side by side on the channel axis as one module (grouped convolutions): how
+the K candidates of a search step are trained together.
 """
 
 from __future__ import annotations
@@ -24,51 +26,63 @@ BN_EPS = 1e-5
 BN_MOMENTUM = 0.1
 
 
-def activation(name: str) -> nn.Module:
+def activation(name: str, inplace: bool = True) -> nn.Module:
+    """The named activation; ``inplace=False`` when its input is still needed afterwards."""
     try:
-        return ACTIVATIONS[name]()
+        module = ACTIVATIONS[name]()
     except KeyError:
         raise BadInputError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}") from None
+    if not inplace and getattr(module, "inplace", False):
+        module.inplace = False
+    return module
 
 
-def conv_bn(c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1, act: str | None = "relu") -> nn.Sequential:
-    """Conv -> BN -> activation (``act=None`` leaves it linear)."""
+def conv_bn(
+    c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1, act: str | None = "relu", copies: int = 1
+) -> nn.Sequential:
+    """Conv -> BN -> activation (``act=None`` leaves it linear); ``copies`` independent ones side by side."""
     layers: list[nn.Module] = [
-        nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, groups=groups, bias=False),
-        nn.BatchNorm2d(c_out, eps=BN_EPS, momentum=BN_MOMENTUM),
+        nn.Conv2d(copies * c_in, copies * c_out, kernel, stride=stride, padding=kernel // 2, groups=copies * groups,
+                  bias=False),
+        nn.BatchNorm2d(copies * c_out, eps=BN_EPS, momentum=BN_MOMENTUM),
     ]
     if act is not None:
         layers.append(activation(act))
     return nn.Sequential(*layers)
 
 
-def sep_conv(kernel: int) -> Callable[[int, int, str, bool], nn.Module]:
+OpBuilder = Callable[[int, int, str, bool, int], nn.Module]
+
+
+def sep_conv(kernel: int) -> OpBuilder:
     """Depthwise kxk -> BN -> act -> pointwise 1x1 -> BN -> act, as the authors build it."""
 
-    def build(c_in: int, c_out: int, act: str, final_act: bool) -> nn.Module:
+    def build(c_in: int, c_out: int, act: str, final_act: bool, copies: int) -> nn.Module:
         return nn.Sequential(
-            conv_bn(c_in, c_in, kernel, groups=c_in, act=act),
-            conv_bn(c_in, c_out, 1, act=act if final_act else None),
+            conv_bn(c_in, c_in, kernel, groups=c_in, act=act, copies=copies),
+            conv_bn(c_in, c_out, 1, act=act if final_act else None, copies=copies),
         )
 
     return build
 
 
-def pool(kind: type[nn.Module]) -> Callable[[int, int, str, bool], nn.Module]:
+def pool(kind: type[nn.Module]) -> OpBuilder:
     """3x3 pooling, then a 1x1 Conv-BN to the node width (pooling alone cannot change channels)."""
 
-    def build(c_in: int, c_out: int, act: str, final_act: bool) -> nn.Module:
-        return nn.Sequential(kind(3, stride=1, padding=1), conv_bn(c_in, c_out, 1, act=act if final_act else None))
+    def build(c_in: int, c_out: int, act: str, final_act: bool, copies: int) -> nn.Module:
+        return nn.Sequential(
+            kind(3, stride=1, padding=1), conv_bn(c_in, c_out, 1, act=act if final_act else None, copies=copies)
+        )
 
     return build
 
 
-def _conv1x1(c_in: int, c_out: int, act: str, final_act: bool) -> nn.Module:
-    return conv_bn(c_in, c_out, 1, act=act if final_act else None)
+def _conv1x1(c_in: int, c_out: int, act: str, final_act: bool, copies: int) -> nn.Module:
+    return conv_bn(c_in, c_out, 1, act=act if final_act else None, copies=copies)
 
 
-#: op name -> builder(c_in, c_out, activation name, final_act) -> module keeping the spatial size.
-OPS: dict[str, Callable[[int, int, str, bool], nn.Module]] = {
+#: op name -> builder(c_in, c_out, activation name, final_act, copies) -> module keeping the spatial size.
+OPS: dict[str, OpBuilder] = {
     "conv1x1": _conv1x1,
     "sepconv3x3": sep_conv(3),
     "sepconv5x5": sep_conv(5),
@@ -91,12 +105,13 @@ INPUT_AXES: dict[str, dict[str, int]] = {
 }
 
 
-def build_op(name: str, c_in: int, c_out: int, act: str = "relu", final_act: bool = True) -> nn.Module:
+def build_op(name: str, c_in: int, c_out: int, act: str = "relu", final_act: bool = True, copies: int = 1) -> nn.Module:
+    """One op, or ``copies`` independent ones on channel groups (input and output: copy k owns the k-th block)."""
     try:
         builder = OPS[name]
     except KeyError:
         raise BadInputError(f"unknown op {name!r}; expected one of {sorted(OPS)}") from None
-    return builder(c_in, c_out, act, final_act)
+    return builder(c_in, c_out, act, final_act, copies)
 
 
 def glorot_init(module: nn.Module) -> None:

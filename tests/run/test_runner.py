@@ -71,4 +71,4 @@ def test_each_result_is_committed_as_it_finishes(tmp_path, marker_dir):
         with pytest.raises(KeyboardInterrupt):
             TrialRunner(store, pool).run(specs, on_result=interrupt_after_first)
     assert seen == [[specs[0].key()]]
-    assert attempts(specs[1]) == 1
+    assert attempts(specs[1]) <= 1  # started at most once (under load it may not have started), never retried

@@ -31,6 +31,39 @@ def make_divisible(value: float, divisor: int = 4) -> int:
     return rounded + divisor if rounded < 0.9 * value else rounded
 
 
+def cell_labels(
+    ops: tuple[str, ...],
+    inputs: dict[int, list[int]],
+    outputs: list[int],
+    in_labels: tuple[Label, ...],
+    index: int,
+    width: int,
+    projection: bool,
+) -> tuple[tuple[Label, ...], ChannelAxes]:
+    """Labels of a cell's output channels and of its parameters' channel axes, for any wiring of its nodes.
+
+    ``inputs`` maps each built node to its predecessors (concatenated in that order), ``outputs`` lists the
+    nodes whose concat forms the output; node 0 carries ``in_labels``, node v's k-th channel (index, v, k).
+    """
+    labels = {0: in_labels, **{v: tuple((index, v, k) for k in range(width)) for v in inputs}}
+    out_labels = tuple(x for v in outputs for x in labels[v])
+    axes: ChannelAxes = {}
+    for v, preds in inputs.items():
+        node_in = tuple(x for u in preds for x in labels[u])
+        for name, axis in INPUT_AXES[ops[v]].items():
+            axes[f"ops.{v}.{name}"] = [(axis, node_in, axis == 1)]
+    if projection:
+        axes["projection.0.weight"] = [(0, out_labels, True), (1, in_labels, True)]
+        for p in ("weight", "bias", "running_mean", "running_var"):
+            axes[f"projection.1.{p}"] = [(0, out_labels, False)]
+    return out_labels, axes
+
+
+def head_axes(macro: "MacroConfig", labels: tuple[Label, ...]) -> ChannelAxes:
+    """The layer after the last cell reads its output channels: the 1x1 head, or else the classifier."""
+    return {"head.0.weight" if macro.head_channels else "classifier.weight": [(1, labels, True)]}
+
+
 class Cell(nn.Module):
     """One AutoShrink cell built from a topology."""
 
@@ -63,20 +96,10 @@ class Cell(nn.Module):
         self.c_out = sum(channels[v] for v in self.leaves)
         needs_projection = self.c_out != c_in or pool > 1
         self.projection = conv_bn(c_in, self.c_out, 1, stride=pool, act=None) if needs_projection else nn.Identity()
-        self._label_channels(cell, index, width, in_labels or tuple(("in", k) for k in range(c_in)))
-
-    def _label_channels(self, cell: Topology, index: int, width: int, in_labels: tuple[Label, ...]) -> None:
-        labels = {0: in_labels, **{v: tuple((index, v, k) for k in range(width)) for v in self.nodes}}
-        self.out_labels: tuple[Label, ...] = tuple(x for v in self.leaves for x in labels[v])
-        self.axes: ChannelAxes = {}
-        for v in self.nodes:
-            node_in = tuple(x for u in self.inputs[v] for x in labels[u])
-            for name, axis in INPUT_AXES[cell.ops[v]].items():
-                self.axes[f"ops.{v}.{name}"] = [(axis, node_in, axis == 1)]
-        if isinstance(self.projection, nn.Sequential):
-            self.axes["projection.0.weight"] = [(0, self.out_labels, True), (1, in_labels, True)]
-            for p in ("weight", "bias", "running_mean", "running_var"):
-                self.axes[f"projection.1.{p}"] = [(0, self.out_labels, False)]
+        self.in_labels: tuple[Label, ...] = in_labels or tuple(("in", k) for k in range(c_in))
+        self.out_labels, self.axes = cell_labels(
+            cell.ops, self.inputs, self.leaves, self.in_labels, index, width, isinstance(self.projection, nn.Sequential)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         states = {0: self.pool(x)}
@@ -107,6 +130,14 @@ class MacroConfig:
         if min(self.cells_per_stage) < 1:
             raise BadInputError("every stage needs at least one cell")
 
+    def cells(self) -> list[tuple[int, int]]:
+        """(width, pool) of every cell in order: max-pooling at each stage's first cell."""
+        return [
+            (width, pool if i == 0 else 1)
+            for width, count, pool in zip(self.widths, self.cells_per_stage, self.pools)
+            for i in range(count)
+        ]
+
 
 class CellNetwork(nn.Module):
     """Stem -> stages of cells (max-pool at each stage's first cell) -> [1x1 head] -> GAP -> linear."""
@@ -117,16 +148,15 @@ class CellNetwork(nn.Module):
         cells: list[Cell] = []
         c = macro.stem_channels
         labels: tuple[Label, ...] = tuple(("stem", k) for k in range(c))
-        for width, count, pool in zip(macro.widths, macro.cells_per_stage, macro.pools):
-            for i in range(count):
-                cell = Cell(topology, c, width, pool if i == 0 else 1, macro.act, len(cells), labels)
-                cells.append(cell)
-                c, labels = cell.c_out, cell.out_labels
+        for width, pool in macro.cells():
+            cell = Cell(topology, c, width, pool, macro.act, len(cells), labels)
+            cells.append(cell)
+            c, labels = cell.c_out, cell.out_labels
         self.cells = nn.Sequential(*cells)
         self.head = conv_bn(c, macro.head_channels, 1, act=macro.act) if macro.head_channels else nn.Identity()
         self.classifier = nn.Linear(macro.head_channels or c, n_classes)
         self.axes: ChannelAxes = {f"cells.{i}.{k}": v for i, cell in enumerate(cells) for k, v in cell.axes.items()}
-        self.axes["head.0.weight" if macro.head_channels else "classifier.weight"] = [(1, labels, True)]
+        self.axes.update(head_axes(macro, labels))
         glorot_init(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -31,7 +31,7 @@ def transfer(target: torch.Tensor, source: torch.Tensor, target_axes: list, sour
     index: list = [slice(None)] * target.ndim
     picked = source
     for axis, labels, zero_missing in target_axes:
-        found, from_parent, missing = _positions(labels, source_labels[axis])
+        found, from_parent, missing = (t.to(target.device) for t in _positions(labels, source_labels[axis]))
         picked = picked.index_select(axis, from_parent)
         index[axis] = found
         if zero_missing and len(missing):
@@ -46,19 +46,28 @@ def transfer(target: torch.Tensor, source: torch.Tensor, target_axes: list, sour
 
 
 @torch.no_grad()
-def inherit(child: CellNetwork, parent: CellNetwork) -> int:
-    """Fill ``child`` in place from ``parent``; returns how many tensors were (fully or partly) inherited."""
-    parent_state = parent.state_dict()
-    parent_axes: ChannelAxes = parent.axes
+def transfer_state(
+    target: dict[str, torch.Tensor], target_axes: ChannelAxes, source: dict[str, torch.Tensor], source_axes: ChannelAxes
+) -> int:
+    """Fill the ``target`` tensors in place from ``source`` by name and channel label; returns how many were filled.
+
+    Tensors named in the axes dicts move by label, others are copied when their shapes agree. Any two
+    labelled layouts work: a child and its parent, or one candidate and its block of a batched network.
+    """
     copied = 0
-    for name, tensor in child.state_dict().items():
-        source = parent_state.get(name)
-        if source is None:
+    for name, tensor in target.items():
+        from_tensor = source.get(name)
+        if from_tensor is None:
             continue
-        axes = child.axes.get(name)
+        axes = target_axes.get(name)
         if axes:
-            copied += transfer(tensor, source.to(tensor.dtype), axes, parent_axes.get(name, []))
-        elif source.shape == tensor.shape:
-            tensor.copy_(source)
+            copied += transfer(tensor, from_tensor.to(tensor.device, tensor.dtype), axes, source_axes.get(name, []))
+        elif from_tensor.shape == tensor.shape:
+            tensor.copy_(from_tensor)
             copied += 1
     return copied
+
+
+def inherit(child: CellNetwork, parent: CellNetwork) -> int:
+    """Fill ``child`` in place from ``parent``; returns how many tensors were (fully or partly) inherited."""
+    return transfer_state(child.state_dict(), child.axes, parent.state_dict(), parent.axes)

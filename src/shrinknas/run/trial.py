@@ -13,11 +13,18 @@ import math
 import socket
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..config import ImageTask, TextTask
 from ..topology import Topology
 from ..train.common import Diverged, seed_everything
+
+if TYPE_CHECKING:
+    from ..config import ImageTraining
+    from ..data.images import TensorSplits
+    from ..nets.cnn import CellNetwork
+    from ..resources import Counts
+    from ..train.classify import FitResult
 
 log = logging.getLogger(__name__)
 
@@ -101,26 +108,34 @@ def evaluate(spec: TrialSpec) -> TrialResult:
             metrics = _evaluate_image(spec)
         else:
             metrics = _evaluate_text(spec)
-    except Diverged as exc:
-        return TrialResult(key, "failed", error=f"diverged: {exc}", seconds=time.perf_counter() - start)
     except Exception as exc:  # a candidate that cannot be trained is a failed trial, not a failed search
-        log.debug("trial %s failed", key, exc_info=True)
-        return TrialResult(key, "failed", error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - start)
+        return failed_result(key, exc, time.perf_counter() - start)
+    return finished_result(key, metrics, time.perf_counter() - start)
+
+
+def failed_result(key: str, exc: BaseException, seconds: float) -> TrialResult:
+    """The record of a trial that raised: diverged, or any other error with its type."""
+    if isinstance(exc, Diverged):
+        return TrialResult(key, "failed", error=f"diverged: {exc}", seconds=seconds)
+    log.debug("trial %s failed", key, exc_info=exc)
+    return TrialResult(key, "failed", error=f"{type(exc).__name__}: {exc}", seconds=seconds)
+
+
+def finished_result(key: str, metrics: dict[str, Any], seconds: float) -> TrialResult:
+    """The record of a trial that trained: ok, unless its score is not finite."""
     for name in ("val_acc", "val_ppl"):
         value = metrics.get(name)
         if value is not None and not math.isfinite(value):
-            return TrialResult(key, "failed", error=f"non-finite {name}", seconds=time.perf_counter() - start)
-    return TrialResult(key, "ok", seconds=time.perf_counter() - start, **metrics)
+            return TrialResult(key, "failed", error=f"non-finite {name}", seconds=seconds)
+    return TrialResult(key, "ok", seconds=seconds, **metrics)
 
 
-def _evaluate_image(spec: TrialSpec) -> dict[str, Any]:
-    from ..data.images import proxy_data
+def prepare_image(spec: TrialSpec, data: TensorSplits) -> tuple[CellNetwork, Counts, ImageTraining]:
+    """The candidate network as training starts (seeded init, or its parent's weights), its counts, its schedule."""
     from ..nets.cnn import build_proxy_network
     from ..nets.inherit import inherit
     from ..resources import count
-    from ..train.classify import fit
 
-    data = proxy_data(spec.task)
     seed_everything(spec.seed)  # weight init is part of the trial: seed it before building
     model = build_proxy_network(spec.topology, spec.task, data.in_channels, data.n_classes)
     counts = count(model, data.input_shape)
@@ -130,13 +145,32 @@ def _evaluate_image(spec: TrialSpec) -> dict[str, Any]:
         parent.load_state_dict(weights_from_bytes(spec.parent.state))
         inherit(model, parent)
         training = training.finetuning()
-    fitted = fit(model, data, training, seed=spec.seed, device=spec.task.device)
+    return model, counts, training
+
+
+def image_metrics(spec: TrialSpec, model: CellNetwork, counts: Counts, fitted: FitResult) -> dict[str, Any]:
+    """What an image trial reports: val_acc, epochs trained, the candidate's own MACs and params.
+
+    From scratch the score is the best val_acc over epochs (the authors'); a candidate fine-tuned from its parent
+    reports the final one, the score of the weights it hands on to the next step.
+    """
+    val_acc = fitted.final_val_acc if spec.parent is not None else fitted.best_val_acc
     metrics: dict[str, Any] = {
-        "val_acc": fitted.best_val_acc, "epochs": fitted.epochs, "macs": counts.macs, "params": counts.params
+        "val_acc": val_acc, "epochs": fitted.epochs, "macs": counts.macs, "params": counts.params
     }
     if spec.keep_weights:
         metrics["weights"] = weights_to_bytes(model)
     return metrics
+
+
+def _evaluate_image(spec: TrialSpec) -> dict[str, Any]:
+    from ..data.images import proxy_data
+    from ..train.classify import fit
+
+    data = proxy_data(spec.task)
+    model, counts, training = prepare_image(spec, data)
+    fitted = fit(model, data, training, seed=spec.seed, device=spec.task.device)
+    return image_metrics(spec, model, counts, fitted)
 
 
 def weights_to_bytes(model: Any) -> bytes:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..config import ImageTraining
-from .common import check_finite, resolve_device, seed_everything
+from .common import Diverged, check_finite, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +55,47 @@ def param_groups(model: nn.Module, settings: ImageTraining) -> list[dict]:
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> float:
+def accuracies(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, candidates: int = 1, batch_size: int = 1024
+) -> list[float]:
+    """Accuracy of each candidate a model computes: logits (N, classes) for one, (N, K, classes) for K."""
     model.eval()
-    correct = 0
+    correct = torch.zeros(candidates, dtype=torch.long, device=y.device)
     for start in range(0, len(x), batch_size):
-        logits = model(x[start : start + batch_size])
-        correct += int((logits.argmax(1) == y[start : start + batch_size]).sum())
-    return correct / max(len(x), 1)
+        logits = _per_candidate(model(x[start : start + batch_size]))
+        correct += (logits.argmax(-1) == y[start : start + batch_size, None]).sum(0)
+    return [int(c) / max(len(x), 1) for c in correct.tolist()]
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> float:
+    return accuracies(model, x, y, 1, batch_size)[0]
+
+
+def _per_candidate(logits: torch.Tensor) -> torch.Tensor:
+    return logits.unsqueeze(1) if logits.ndim == 2 else logits
+
+
+class EarlyStop:
+    """One candidate's score and stopping rules: best val_acc so far, patience, the early-exit epoch."""
+
+    def __init__(self, settings: ImageTraining) -> None:
+        self.settings = settings
+        self.best, self.since_best = -1.0, 0
+
+    def update(self, epoch: int, val_acc: float) -> bool:
+        """Record an epoch's val_acc; True when training should stop after it."""
+        if val_acc > self.best:
+            self.best, self.since_best = val_acc, 0
+        else:
+            self.since_best += 1
+        s = self.settings
+        return self.since_best >= s.patience or (epoch == s.early_exit_epoch and self.best < s.early_exit_acc)
+
+
+#: One candidate's outcome in a joint fit: its FitResult, or the Diverged it would have raised alone.
+Outcome = FitResult | Diverged
+#: (candidate, outcome) once a candidate is finished, before the shared model trains any further
+FinishCallback = Callable[[int, Outcome], None]
 
 
 def fit(
@@ -74,6 +108,32 @@ def fit(
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
 ) -> FitResult:
     """Train ``model`` in place; raises ``Diverged`` on a non-finite loss."""
+    epoch_callback = None if on_epoch is None else lambda _k, epoch, entry: on_epoch(epoch, entry)
+    (outcome,) = fit_candidates(model, 1, data, settings, seed, device, epoch_callback, augment)
+    if isinstance(outcome, Diverged):
+        raise outcome
+    return outcome
+
+
+def fit_candidates(
+    model: nn.Module,
+    candidates: int,
+    data: Splits,
+    settings: ImageTraining,
+    seed: int,
+    device: str = "cpu",
+    on_epoch: Callable[[int, int, dict], None] | None = None,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    on_finish: FinishCallback | None = None,
+) -> list[Outcome]:
+    """Train a model computing ``candidates`` networks side by side (logits (N, K, classes)) as K separate fits.
+
+    The loss is the sum of the candidates' mean cross-entropies, so each candidate's gradient is its own, and
+    Adam is elementwise: candidate k follows exactly the path ``fit`` would give it alone (same batches,
+    same schedule), up to the rounding of the shared kernels. Each candidate keeps its own validation
+    record and stopping rules; a stopped or diverged one leaves the loss (its outcome is fixed, ``on_finish``
+    lets the caller save its weights) and the others go on until all are finished.
+    """
     gen = seed_everything(seed)
     dev = resolve_device(device)
     memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
@@ -88,13 +148,24 @@ def fit(
         else None
     )
     loss_fn = nn.CrossEntropyLoss()
-    best, since_best, history = -1.0, 0, []
-    epoch = steps = 0
+    steps = 0
     budget = settings.max_steps if settings.max_steps is not None else float("inf")
+    stops = [EarlyStop(settings) for _ in range(candidates)]
+    histories: list[list[dict]] = [[] for _ in range(candidates)]
+    outcomes: list[Outcome | None] = [None] * candidates
+
+    def finish(k: int, outcome: Outcome) -> None:
+        outcomes[k] = outcome
+        if on_finish is not None:
+            on_finish(k, outcome)
+
     for epoch in range(1, settings.epochs + 1):
+        active = [k for k in range(candidates) if outcomes[k] is None]
+        if not active:
+            break
         model.train()
         order = torch.randperm(len(train_x), generator=gen).to(dev)
-        total, seen = 0.0, 0
+        totals, seen = [0.0] * candidates, 0
         for start in range(0, len(order), settings.batch_size):
             if steps >= budget:
                 break
@@ -104,27 +175,30 @@ def fit(
             if augment is not None:
                 xb = augment(xb, gen)
             xb = xb.contiguous(memory_format=memory_format)
-            loss = loss_fn(model(xb), train_y[idx])
+            logits, yb = _per_candidate(model(xb)), train_y[idx]
+            losses = torch.stack([loss_fn(logits[:, k], yb) for k in active])
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            losses.sum().backward()  # a non-finite loss stays in its candidate's own weights, as it would alone
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-            total += loss.item() * len(idx)
+            for k, value in zip(active, losses.tolist()):
+                totals[k] += value * len(idx)
             seen += len(idx)
-        train_loss = total / max(seen, 1)
-        check_finite(train_loss, epoch)
-        val_acc = accuracy(model, val_x, val_y)
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_acc": val_acc})
-        log.debug("epoch %d loss %.4f val_acc %.4f", epoch, train_loss, val_acc)
-        if on_epoch is not None:
-            on_epoch(epoch, history[-1])
-        if val_acc > best:
-            best, since_best = val_acc, 0
-        else:
-            since_best += 1
-        if since_best >= settings.patience or steps >= budget:
-            break
-        if epoch == settings.early_exit_epoch and best < settings.early_exit_acc:
-            break
-    return FitResult(best_val_acc=best, final_val_acc=history[-1]["val_acc"], epochs=epoch, history=history)
+        val_accs = accuracies(model, val_x, val_y, candidates, batch_size=max(1, 1024 // candidates))  # K x memory
+        for k in active:
+            train_loss = totals[k] / max(seen, 1)
+            try:
+                check_finite(train_loss, epoch)
+            except Diverged as exc:
+                finish(k, exc)
+                continue
+            history = histories[k]
+            history.append({"epoch": epoch, "train_loss": train_loss, "val_acc": val_accs[k]})
+            log.debug("candidate %d epoch %d loss %.4f val_acc %.4f", k, epoch, train_loss, val_accs[k])
+            if on_epoch is not None:
+                on_epoch(k, epoch, history[-1])
+            if stops[k].update(epoch, val_accs[k]) or epoch == settings.epochs or steps >= budget:
+                finish(k, FitResult(stops[k].best, history[-1]["val_acc"], epoch, history))
+    assert all(outcome is not None for outcome in outcomes)
+    return outcomes  # type: ignore[return-value]

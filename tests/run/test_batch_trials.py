@@ -1,0 +1,79 @@
+"""Trials of one step evaluated as one batched model report what evaluating them one by one reports."""
+
+import logging
+
+from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
+from shrinknas.data.images import proxy_data
+from shrinknas.nets.cnn import build_proxy_network
+from shrinknas.run.batch import batch_key, evaluate_batch, evaluate_batched
+from shrinknas.run.trial import ParentWeights, TrialSpec, evaluate, weights_from_bytes
+from shrinknas.search.autoshrink import autoshrink
+from shrinknas.topology import Topology
+from shrinknas.train.classify import accuracy
+
+PARENT = Topology("cnn", ("input", "sepconv3x3", "conv1x1", "sepconv3x3", "conv1x1"),
+                  ((0, 1), (1, 2), (0, 3), (1, 3), (2, 4), (3, 4)))
+CELLS = [PARENT.without(e) for e in [(0, 1), (2, 4), (3, 4), (1, 3)]]
+
+
+def tiny(**training) -> ImageTask:
+    return ImageTask(dataset="digits", proxy_train=200, proxy_val=50, stem_channels=16, base_width=8,
+                     training=ImageTraining(**{"epochs": 2, "batch_size": 64, **training}))
+
+
+def assert_like_evaluate(batched, alone):
+    for b, a in zip(batched, alone):
+        assert b.ok and a.ok
+        assert (b.key, b.epochs, b.macs, b.params) == (a.key, a.epochs, a.macs, a.params)
+        assert abs(b.val_acc - a.val_acc) <= 1 / 50 + 1e-12  # float32 rounding: at most one example
+
+
+def test_batched_step_reports_what_one_by_one_reports(caplog):
+    specs = [TrialSpec(cell, tiny(), seed=3) for cell in CELLS]
+    assert len({batch_key(s) for s in specs}) == 1
+    with caplog.at_level(logging.WARNING, logger="shrinknas.run.batch"):
+        batched = evaluate_batch(specs)
+    assert not caplog.records
+    assert_like_evaluate(batched, [evaluate(s) for s in specs])
+
+
+def test_candidates_fine_tuning_a_parent_keep_their_trained_weights():
+    task = tiny()
+    data = proxy_data(task)
+    trained_parent = evaluate(TrialSpec(PARENT, task, seed=1, keep_weights=True))
+    parent = ParentWeights(trained_parent.key, PARENT, trained_parent.weights)
+    specs = [TrialSpec(cell, task, seed=2, parent=parent, keep_weights=True) for cell in CELLS]
+    results = evaluate_batch(specs)
+    assert_like_evaluate(results, [evaluate(s) for s in specs])
+    for spec, result in zip(specs, results):  # one fine-tuning epoch: the weights kept score val_acc
+        net = build_proxy_network(spec.topology, task, data.in_channels, data.n_classes)
+        net.load_state_dict(weights_from_bytes(result.weights))
+        assert accuracy(net, data.val_x, data.val_y) == result.val_acc
+
+
+def test_executor_groups_specs_by_seed_and_keeps_their_order():
+    specs = [TrialSpec(cell, tiny(epochs=1), seed=i % 2) for i, cell in enumerate(CELLS)]
+    seen = []
+    results = evaluate_batched(specs, on_result=lambda i, r: seen.append(i))
+    assert sorted(seen) == [0, 1, 2, 3]
+    assert [r.key for r in results] == [s.key() for s in specs]
+    assert_like_evaluate(results, [evaluate(s) for s in specs])
+
+
+def test_a_batch_that_cannot_train_falls_back_to_one_by_one(caplog):
+    task = tiny().model_copy(update={"device": "cuda:7"})
+    with caplog.at_level(logging.WARNING, logger="shrinknas.run.batch"):
+        results = evaluate_batch([TrialSpec(cell, task, seed=0) for cell in CELLS[:2]])
+    assert "one by one" in caplog.text
+    assert all(r.status == "failed" and "cuda" in r.error.lower() for r in results)
+
+
+
+def test_a_whole_search_runs_on_the_batched_executor(caplog):
+    # every shape a search meets: new leaves, unreachable nodes, a cell emptied to its input, single candidates
+    config = AutoShrinkConfig(search=SearchSettings(nodes=4, candidates=3, protocol="inherit"), task=tiny(epochs=1))
+    with caplog.at_level(logging.WARNING, logger="shrinknas.run.batch"):
+        result = autoshrink(config, evaluate_batched)
+    assert not caplog.records, "a batch fell back to one-by-one training"
+    assert result.stopped_early is None and result.chosen[-1].topology.edges == ()
+    assert all(c.ok for c in result.candidates)
