@@ -4,7 +4,6 @@ from pathlib import Path
 import pytest
 
 import shrinknas
-from shrinknas.cli import main
 
 HERE = Path(__file__).resolve().parent
 
@@ -25,16 +24,3 @@ def marker_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "markers"
     folder.mkdir()
     return folder
-
-
-@pytest.fixture
-def cli(capsys):
-    """Run ``shrinknas ARGS`` in this process: (exit code, stdout, stderr)."""
-
-    def run(*args):
-        with pytest.raises(SystemExit) as exit_info:
-            main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return exit_info.value.code, out, err
-
-    return run
