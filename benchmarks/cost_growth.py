@@ -20,7 +20,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings  # noqa: E402
-from shrinknas.search.autoshrink import autoshrink, evaluate_serially  # noqa: E402
+from shrinknas.run.executors import evaluate_serially  # noqa: E402
+from shrinknas.search.autoshrink import autoshrink  # noqa: E402
 
 
 def search_cost(nodes: int, k: int, args: argparse.Namespace) -> dict:

@@ -18,7 +18,8 @@ from scipy.stats import kendalltau
 
 from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
 from shrinknas.run.trial import TrialSpec, evaluate
-from shrinknas.search.autoshrink import autoshrink, derive_seed, evaluate_serially
+from shrinknas.run.executors import evaluate_serially
+from shrinknas.search.autoshrink import autoshrink, derive_seed
 from shrinknas.search.metric import score
 
 

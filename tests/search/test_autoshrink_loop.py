@@ -7,7 +7,8 @@ import pytest
 
 from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
 from shrinknas.run.trial import TrialResult
-from shrinknas.search.autoshrink import autoshrink, evaluate_serially, initial_cell, sample_removals
+from shrinknas.run.executors import evaluate_serially
+from shrinknas.search.autoshrink import autoshrink, initial_cell, sample_removals
 
 TINY = ImageTask(dataset="digits", proxy_train=200, proxy_val=50,
                  training=ImageTraining(epochs=1, batch_size=64))

@@ -369,3 +369,26 @@ def _is_host_port(address: str) -> bool:
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def evaluate_with(executor: Executor) -> Callable[..., list[TrialResult]]:
+    """An executor as a search loop's ``evaluate_many``: results in spec order, ``on_result`` as each finishes.
+
+    With no store behind it: for tests, benchmarks and scripts that want a search without a run directory.
+    """
+
+    def evaluate_many(
+        specs: Sequence[TrialSpec], on_result: Callable[[int, TrialResult], None] | None = None
+    ) -> list[TrialResult]:
+        results: list[TrialResult | None] = [None] * len(specs)
+        for index, result in executor.map_unordered(specs):
+            results[index] = result
+            if on_result is not None:
+                on_result(index, result)
+        return results  # type: ignore[return-value]
+
+    return evaluate_many
+
+
+#: Trials one after another in this process, nothing stored.
+evaluate_serially = evaluate_with(SerialExecutor())

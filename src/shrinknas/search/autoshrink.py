@@ -187,17 +187,3 @@ def _parent_of(kept: Candidate) -> ParentWeights | None:
             raise RuntimeError(f"trial {kept.result.key} returned no weights; the inherit protocol needs them")
         return None
     return ParentWeights(kept.result.key, kept.topology, kept.result.weights)
-
-
-def evaluate_serially(
-    specs: list[TrialSpec], on_result: Callable[[int, TrialResult], None] | None = None
-) -> list[TrialResult]:
-    """The simplest executor: one trial after another in this process."""
-    from ..run.trial import evaluate
-
-    results = []
-    for i, spec in enumerate(specs):
-        results.append(evaluate(spec))
-        if on_result is not None:
-            on_result(i, results[-1])
-    return results
