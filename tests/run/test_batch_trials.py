@@ -5,7 +5,9 @@ import logging
 from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
 from shrinknas.data.images import proxy_data
 from shrinknas.nets.cnn import build_proxy_network
-from shrinknas.run.batch import batch_key, evaluate_batch, evaluate_batched
+from shrinknas.run.batch import BatchedExecutor, batch_groups, batch_key, evaluate_batch, evaluate_batched
+from shrinknas.run.runner import TrialRunner
+from shrinknas.run.store import RunStore
 from shrinknas.run.trial import ParentWeights, TrialSpec, evaluate, weights_from_bytes
 from shrinknas.search.autoshrink import autoshrink
 from shrinknas.topology import Topology
@@ -77,3 +79,20 @@ def test_a_whole_search_runs_on_the_batched_executor(caplog):
     assert not caplog.records, "a batch fell back to one-by-one training"
     assert result.stopped_early is None and result.chosen[-1].topology.edges == ()
     assert all(c.ok for c in result.candidates)
+
+
+def test_groups_follow_batch_keys_in_chunks():
+    specs = [TrialSpec(cell, tiny(), seed=i % 2) for i, cell in enumerate(CELLS)]
+    assert batch_groups(specs) == [[0, 2], [1, 3]]
+    assert batch_groups(specs, max_batch=1) == [[0], [2], [1], [3]]
+
+
+def test_the_runner_stores_batched_trials_and_reads_them_back(tmp_path):
+    specs = [TrialSpec(cell, tiny(epochs=1), seed=0) for cell in CELLS[:3]]
+    with RunStore.open(tmp_path, "autoshrink", {"search": {"seed": 0}}) as store:
+        runner = TrialRunner(store, BatchedExecutor(max_batch=2))
+        first = runner.run(specs)
+        again = runner.run(specs[::-1])
+    assert [r.key for r in first] == [s.key() for s in specs] and all(r.ok for r in first)
+    assert again == first[::-1]
+    assert (runner.counts.trained, runner.counts.reused) == (3, 3)

@@ -1,10 +1,13 @@
-"""The candidates of one search step trained together as one batched model: the results of one-by-one
-evaluation, in less time.
+"""The candidates of one search step trained together as one batched model, with the results of one-by-one
+evaluation.
 
 Specs batch when they share the task, the seed and the parent weights, as the K candidates of an AutoShrink
 step do: then they see the same batches in the same order and ``nets.batched`` computes all of them at once.
 Each candidate is still built (and counted) as its own network, exactly as ``evaluate`` builds it, and its
-trained weights are read back into that network, so a result carries the same numbers and weights.
+trained weights are read back into that network, so a result carries the same numbers and weights up to
+float32 rounding. Whether it is faster depends on the device: it saves per-kernel overhead (K kernels become
+one), which dominates on accelerators; on a CPU the grouped kernels are slower than K dense ones (measured by
+benchmarks/batched_candidates.py).
 """
 
 from __future__ import annotations
@@ -12,10 +15,18 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Callable
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from ..config import ImageTask
+from ..errors import BadInputError
+from .executors import Executor, evaluate_with, torch_threads
 from .trial import TrialResult, TrialSpec, evaluate, failed_result, finished_result, image_metrics, prepare_image
+
+if TYPE_CHECKING:
+    from ..nets.cnn import CellNetwork
+    from ..resources import Counts
+    from ..train.classify import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +39,7 @@ def batch_key(spec: TrialSpec) -> str | None:
     return json.dumps([spec.task.model_dump(mode="json"), spec.seed, parent, spec.topology.ops], sort_keys=True)
 
 
-def evaluate_batch(specs: list[TrialSpec]) -> list[TrialResult]:
+def evaluate_batch(specs: Sequence[TrialSpec]) -> list[TrialResult]:
     """Evaluate specs of one batch key together; each result is what ``evaluate(spec)`` gives.
 
     Anything else (mixed keys, a single spec, text tasks), or a batched run that raises (out of memory, a
@@ -54,7 +65,7 @@ def evaluate_batch(specs: list[TrialSpec]) -> list[TrialResult]:
     return results
 
 
-def _train_together(specs: list[TrialSpec]) -> tuple[list, list, list]:
+def _train_together(specs: Sequence[TrialSpec]) -> tuple[list[Outcome], list[CellNetwork], list[Counts]]:
     from ..data.images import proxy_data
     from ..nets.batched import BatchedCellNetwork
     from ..nets.cnn import proxy_macro
@@ -75,23 +86,35 @@ def _train_together(specs: list[TrialSpec]) -> tuple[list, list, list]:
     return outcomes, models, [counted for _, counted, _ in prepared]
 
 
-def evaluate_batched(
-    specs: list[TrialSpec],
-    on_result: Callable[[int, TrialResult], None] | None = None,
-    max_batch: int | None = None,
-) -> list[TrialResult]:
-    """An executor for the search loop: specs grouped by batch key, each group (in chunks of at most
-    ``max_batch``) trained as one batched model; results in the order of ``specs``."""
+def batch_groups(specs: Sequence[TrialSpec], max_batch: int | None = None) -> list[list[int]]:
+    """Indices of ``specs`` grouped by batch key, in chunks of at most ``max_batch`` (memory grows with K)."""
     groups: dict[str, list[int]] = {}
     for i, spec in enumerate(specs):
         groups.setdefault(batch_key(spec) or f"alone {i}", []).append(i)
-    results: list[TrialResult | None] = [None] * len(specs)
-    for members in groups.values():
-        size = max_batch or len(members)
-        for first in range(0, len(members), size):
-            chunk = members[first : first + size]
-            for i, result in zip(chunk, evaluate_batch([specs[i] for i in chunk])):
-                results[i] = result
-                if on_result is not None:
-                    on_result(i, result)
-    return results  # type: ignore[return-value]
+    size = max_batch or len(specs) or 1
+    return [members[first : first + size] for members in groups.values() for first in range(0, len(members), size)]
+
+
+class BatchedExecutor(Executor):
+    """Trials in this process, those of one batch key trained together as one batched model.
+
+    Results equal ``SerialExecutor``'s up to float32 rounding, not bit for bit (grouped kernels sum in another
+    order, and training amplifies it: see benchmarks/batched_candidates.py), so a run directory should not mix
+    the two. What it gains depends on the device: per-kernel overhead is what batching saves.
+    """
+
+    def __init__(self, threads_per_trial: int = 1, max_batch: int | None = None) -> None:
+        super().__init__(evaluate, retries=0, threads_per_trial=threads_per_trial)  # evaluate_batch never raises
+        if max_batch is not None and max_batch < 1:
+            raise BadInputError(f"max batch must be 1 or more, got {max_batch}")
+        self.max_batch = max_batch
+
+    def map_unordered(self, specs: Sequence[TrialSpec]) -> Iterator[tuple[int, TrialResult]]:
+        for group in batch_groups(specs, self.max_batch):
+            with torch_threads(self.threads_per_trial):
+                results = evaluate_batch([specs[i] for i in group])
+            yield from zip(group, results)
+
+
+#: The search loop's ``evaluate_many`` with batching and nothing stored (tests, benchmarks, scripts).
+evaluate_batched = evaluate_with(BatchedExecutor())

@@ -78,7 +78,7 @@ class SerialExecutor(Executor):
         reason = ""
         for attempt in range(self.retries + 1):
             try:
-                with _torch_threads(self.threads_per_trial):
+                with torch_threads(self.threads_per_trial):
                     return self.fn(spec)
             except Exception as exc:  # a trial function that raises is retried, then recorded as failed
                 reason = _describe(exc)
@@ -341,7 +341,7 @@ def _call_with_threads(fn: TrialFn, spec: TrialSpec, threads: int) -> TrialResul
 
 
 @contextmanager
-def _torch_threads(threads: int) -> Iterator[None]:
+def torch_threads(threads: int) -> Iterator[None]:
     import torch
 
     before = torch.get_num_threads()
