@@ -92,6 +92,26 @@ class EarlyStop:
         return self.since_best >= s.patience or (epoch == s.early_exit_epoch and self.best < s.early_exit_acc)
 
 
+def channels_last_crashes(model: nn.Module) -> bool:
+    """True when torch 2.13's CPU kernels would corrupt the heap training ``model`` in channels_last.
+
+    The backward of a strided 1x1 convolution with 2-7 input channels per group aborts the process (double
+    free / segfault) in channels_last; found with ``--base-width 4``. Such a model trains in NCHW instead.
+    """
+    return any(
+        isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and max(m.stride) > 1 and m.in_channels // m.groups < 8
+        for m in model.modules()
+    )
+
+
+def memory_format_for(model: nn.Module, channels_last: bool) -> torch.memory_format:
+    """channels_last (2x faster convolutions here) where asked for and safe, else NCHW."""
+    if channels_last and channels_last_crashes(model):
+        log.info("training in NCHW: a strided 1x1 convolution this narrow crashes torch's channels_last kernels")
+        return torch.contiguous_format
+    return torch.channels_last if channels_last else torch.contiguous_format
+
+
 #: One candidate's outcome in a joint fit: its FitResult, or the Diverged it would have raised alone.
 Outcome = FitResult | Diverged
 #: (candidate, outcome) once a candidate is finished, before the shared model trains any further
@@ -136,7 +156,7 @@ def fit_candidates(
     """
     gen = seed_everything(seed)
     dev = resolve_device(device)
-    memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
+    memory_format = memory_format_for(model, settings.channels_last)
     model.to(dev, memory_format=memory_format)
     train_x, train_y = data.train_x.to(dev), data.train_y.to(dev)
     val_x, val_y = data.val_x.to(dev).contiguous(memory_format=memory_format), data.val_y.to(dev)

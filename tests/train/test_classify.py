@@ -1,0 +1,57 @@
+"""The candidate trainer's choice of memory format around a torch CPU kernel bug."""
+
+import subprocess
+import sys
+import textwrap
+
+import torch
+from torch import nn
+
+from shrinknas.config import ImageTask, ImageTraining
+from shrinknas.nets.cnn import build_proxy_network
+from shrinknas.topology import Topology
+from shrinknas.train.classify import channels_last_crashes, memory_format_for
+
+CELL = Topology.complete("cnn", ("input", "conv1x1", "sepconv3x3", "conv1x1"))
+
+
+def test_narrow_strided_pointwise_convs_are_flagged_and_others_are_not() -> None:
+    assert channels_last_crashes(nn.Conv2d(4, 16, 1, stride=2))
+    assert channels_last_crashes(nn.Sequential(nn.ReLU(), nn.Conv2d(7, 8, 1, stride=(1, 2))))
+    assert not channels_last_crashes(nn.Conv2d(8, 16, 1, stride=2))
+    assert not channels_last_crashes(nn.Conv2d(4, 16, 1, stride=1))
+    assert not channels_last_crashes(nn.Conv2d(4, 16, 3, stride=2))
+    assert channels_last_crashes(nn.Conv2d(40, 40, 1, stride=2, groups=10))  # 4 input channels per group
+
+
+def test_default_proxy_network_keeps_channels_last_and_a_narrow_one_falls_back() -> None:
+    wide = build_proxy_network(CELL, ImageTask(dataset="digits"), 1, 10)
+    assert memory_format_for(wide, True) == torch.channels_last
+    narrow = build_proxy_network(CELL, ImageTask(dataset="digits", base_width=4), 1, 10)
+    assert memory_format_for(narrow, True) == torch.contiguous_format
+    assert memory_format_for(wide, False) == torch.contiguous_format
+
+
+def test_a_network_that_crashes_channels_last_kernels_trains() -> None:
+    """Without the fallback this process aborts (double free) in the first backward pass."""
+    code = textwrap.dedent(
+        """
+        import torch
+        from shrinknas.config import ImageTask, ImageTraining
+        from shrinknas.data.images import proxy_data
+        from shrinknas.nets.cnn import build_proxy_network
+        from shrinknas.topology import Topology
+        from shrinknas.train.classify import fit
+        torch.set_num_threads(1)
+        task = ImageTask(dataset="digits", base_width=4, proxy_train=300, proxy_val=60)
+        data = proxy_data(task)
+        cell = Topology.complete("cnn", ("input", "conv1x1", "sepconv3x3", "conv1x1"))
+        model = build_proxy_network(cell, task, data.in_channels, data.n_classes)
+        for seed in range(3):
+            fit(model, data, ImageTraining(epochs=2, batch_size=32), seed=seed)
+        print("trained")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "trained" in done.stdout
