@@ -1,15 +1,23 @@
 """How search cost grows (the paper's Figure 6 question): seconds per shrink step against the edges left, and
-total cost against N and K, measured with the same protocol, data and seed for every cell of the grid.
+total cost against N in {6, 8, 10} and K in {5, 10, 15}.
 
-Writes a table (JSON) and a plot. The default proxy is reduced (1,000 / 200 Fashion-MNIST images) so the
-whole grid fits in minutes on 2 cores; pass --proxy-train 5000 for the paper's proxy.
-Usage: python benchmarks/cost_growth.py --out benchmarks/results/cost_growth
+Running the whole grid for real would take a day here, so the grid is a measured cost model replayed through
+the real search loop:
+  1. the cost of one fast-protocol candidate is fitted as ``a + b * MACs`` to the trials of a finished paper-size
+     run (``RUN``, e.g. the N=8 Fashion-MNIST search), whose trials span every cell size of its trajectory;
+  2. the model is checked against fresh fine-tune trials of N=6 and N=10 cells, timed here in the same run;
+  3. ``autoshrink`` itself runs for every (N, K) with an evaluator that counts each candidate's MACs and charges
+     the modelled seconds instead of training; its scores are the modelled accuracy (a seeded draw) minus the
+     run's MAC penalty, so the cells kept shrink the way a search's do.
+The left panel is measured: the run's own seconds per shrink step against the edges before the step.
+Usage: python benchmarks/cost_growth.py runs/fm8 --out benchmarks/results/cost_growth
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import time
 from pathlib import Path
 
@@ -17,48 +25,125 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import numpy as np  # noqa: E402
 
-from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings  # noqa: E402
-from shrinknas.run.executors import evaluate_serially  # noqa: E402
-from shrinknas.search.autoshrink import autoshrink  # noqa: E402
+from shrinknas.config import AutoShrinkConfig, ImageTask  # noqa: E402
+from shrinknas.data.images import proxy_data  # noqa: E402
+from shrinknas.nets.cnn import build_proxy_network  # noqa: E402
+from shrinknas.resources import count  # noqa: E402
+from shrinknas.run.executors import PoolExecutor, evaluate_with  # noqa: E402
+from shrinknas.run.store import RunStore  # noqa: E402
+from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec, weights_to_bytes  # noqa: E402
+from shrinknas.search.autoshrink import autoshrink, derive_seed, initial_cell  # noqa: E402
+from shrinknas.topology import Topology  # noqa: E402
 
 
-def search_cost(nodes: int, k: int, args: argparse.Namespace) -> dict:
-    task = ImageTask(dataset=args.dataset, proxy_train=args.proxy_train, proxy_val=args.proxy_train // 5,
-                     training=ImageTraining(epochs=args.epochs, finetune_steps=args.finetune_steps))
-    config = AutoShrinkConfig(search=SearchSettings(nodes=nodes, candidates=k, protocol=args.protocol), task=task)
-    start = time.perf_counter()
-    result = autoshrink(config, evaluate_serially)
-    per_step: dict[int, dict] = {}
+def run_config(store: RunStore) -> AutoShrinkConfig:
+    return AutoShrinkConfig.model_validate({k: v for k, v in store.config().items() if k != "threads_per_trial"})
+
+
+def fit_cost(store: RunStore) -> tuple[float, float, float, list[dict]]:
+    """Least-squares ``seconds = a + b * MACs`` over the run's fine-tuned candidates, with R^2."""
+    rows = [r for r in store.trial_rows() if r["status"] == "ok" and r["parent"] is not None]
+    macs = np.array([r["macs"] for r in rows], dtype=float)
+    secs = np.array([r["seconds"] for r in rows], dtype=float)
+    b, a = np.polyfit(macs, secs, 1)
+    r2 = 1 - ((secs - (a + b * macs)) ** 2).sum() / ((secs - secs.mean()) ** 2).sum()
+    return float(a), float(b), float(r2), rows
+
+
+def per_step_seconds(store: RunStore) -> list[dict]:
+    """Measured: trial seconds spent in every step of the run, against the edges of the cell it shrank."""
+    steps = {row["step"]: row for row in store.steps()}
+    by_parent: dict[str, dict] = {}
+    for r in store.trial_rows():
+        if r["parent"] is not None:
+            entry = by_parent.setdefault(r["parent"], {"seconds": 0.0, "trials": 0})
+            entry["seconds"] += r["seconds"]
+            entry["trials"] += 1
+    out = []
+    for step in sorted(steps):
+        row = steps[step]
+        if row["key"] in by_parent:
+            edges = len(Topology.from_dict(row["topology"]).edges)
+            out.append({"edges_before": edges, **{k: round(v, 1) for k, v in by_parent[row["key"]].items()}})
+    return out
+
+
+def check_model(config: AutoShrinkConfig, a: float, b: float, nodes: list[int], workers: int) -> list[dict]:
+    """Time real fine-tune trials of other N (complete cell minus one edge, and a half-pruned cell)."""
+    task = config.task
+    assert isinstance(task, ImageTask)
+    data = proxy_data(task)
+    specs, cells = [], []
+    for n in nodes:
+        full = initial_cell(config.model_copy(update={"search": config.search.model_copy(update={"nodes": n})}))
+        rng = random.Random(derive_seed(0, "cost", n))
+        half = full
+        for _ in range(len(full.edges) // 2):
+            half = half.without(rng.choice(half.edges))
+        parent = build_proxy_network(full, task, data.in_channels, data.n_classes)
+        weights = ParentWeights(f"complete{n}", full, weights_to_bytes(parent))
+        for cell in (full.without(full.edges[0]), half):
+            specs.append(TrialSpec(cell, task, 0, parent=weights))
+            cells.append((n, cell))
+    results = evaluate_with(PoolExecutor(workers))(specs)
+    rows = []
+    for (n, cell), r in zip(cells, results):
+        rows.append({"nodes": n, "edges": len(cell.edges), "macs": r.macs, "seconds": round(r.seconds, 1),
+                     "model_seconds": round(a + b * r.macs, 1), "status": r.status})
+    return rows
+
+
+def modelled_search(config: AutoShrinkConfig, nodes: int, k: int, a: float, b: float) -> dict:
+    """The real loop, charging modelled seconds: total cost and per-step cost of one (N, K)."""
+    task = config.task
+    assert isinstance(task, ImageTask)
+    data = proxy_data(task)
+    settings = config.search.model_copy(update={"nodes": nodes, "candidates": k})
+    search_config = config.model_copy(update={"search": settings})
+    macs_of: dict[Topology, int] = {}
+
+    def charge(spec: TrialSpec) -> TrialResult:
+        if spec.topology not in macs_of:
+            model = build_proxy_network(spec.topology, task, data.in_channels, data.n_classes)
+            macs_of[spec.topology] = count(model, data.input_shape).macs
+        macs = macs_of[spec.topology]
+        acc = random.Random(derive_seed(0, "acc", spec.topology.key())).uniform(0.80, 0.86)
+        return TrialResult(spec.key(), "ok", val_acc=acc, macs=macs, params=0, seconds=a + b * macs, epochs=1)
+
+    def evaluate_many(specs, on_result=None):
+        results = [charge(s) for s in specs]
+        if on_result is not None:
+            for i, r in enumerate(results):
+                on_result(i, r)
+        return results
+
+    result = autoshrink(search_config.model_copy(update={"search": settings.model_copy(update={"protocol": "paper"})}),
+                        evaluate_many)
+    steps: dict[int, float] = {}
     for c in result.candidates:
-        row = per_step.setdefault(c.step, {"step": c.step, "seconds": 0.0, "trials": 0})
-        row["seconds"] += c.result.seconds
-        row["trials"] += 1
-    for prev, kept in zip(result.chosen, result.chosen[1:]):
-        per_step[kept.step]["edges_before"] = len(prev.topology.edges)
-    return {"nodes": nodes, "candidates": k, "seconds": round(time.perf_counter() - start, 2),
-            "trials": len(result.candidates), "best_S": round(result.best.score, 4),
-            "steps": [per_step[s] for s in sorted(per_step) if s > 0 and "edges_before" in per_step[s]]}
+        if c.step > 0:
+            steps[c.step] = steps.get(c.step, 0.0) + c.result.seconds
+    return {"nodes": nodes, "candidates": k, "trials": len(result.candidates) - 1,
+            "trial_seconds": round(sum(steps.values()), 1),
+            "per_step": [{"step": s, "seconds": round(v, 1)} for s, v in sorted(steps.items())]}
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def plot(measured: list[dict], grid: list[dict], path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for row in rows:
-        steps = row["steps"]
-        left.plot([s["edges_before"] for s in steps], [s["seconds"] for s in steps], marker=".",
-                  label=f"N={row['nodes']}, K={row['candidates']}")
+    left.plot([s["edges_before"] for s in measured], [s["seconds"] for s in measured], marker=".")
     left.set_xlabel("edges before the step")
-    left.set_ylabel("seconds per shrink step")
+    left.set_ylabel("trial seconds in the step (measured)")
+    left.set_title("N=8, K=10 search: cost of each shrink step", fontsize=9)
     left.invert_xaxis()
-    left.legend(fontsize=8)
-    for k in sorted({r["candidates"] for r in rows}):
-        pts = sorted((r["nodes"], r["seconds"]) for r in rows if r["candidates"] == k)
+    for k in sorted({r["candidates"] for r in grid}):
+        pts = sorted((r["nodes"], r["trial_seconds"] / 60) for r in grid if r["candidates"] == k)
         right.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"K={k}")
     right.set_xlabel("N (nodes of the initial complete DAG)")
-    right.set_ylabel("total search seconds")
+    right.set_ylabel("trial minutes, one core (modelled)")
+    right.set_title("total candidate cost against N and K", fontsize=9)
     right.legend(fontsize=8)
-    fig.suptitle("AutoShrink search cost")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -66,26 +151,39 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dataset", default="fashion-mnist")
-    parser.add_argument("--proxy-train", type=int, default=1000)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--finetune-steps", type=int, default=8)
-    parser.add_argument("--protocol", default="inherit", choices=["inherit", "paper"])
+    parser.add_argument("run", type=Path, help="a finished --protocol inherit run (the cost model's data)")
     parser.add_argument("--nodes", type=int, nargs="+", default=[6, 8, 10])
     parser.add_argument("--candidates", type=int, nargs="+", default=[5, 10, 15])
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--check-nodes", type=int, nargs="*", default=[6, 10], help="N whose trials are timed")
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results/cost_growth")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    grid = sorted({(n, 10) for n in args.nodes} | {(8, k) for k in args.candidates})
-    rows = [search_cost(n, k, args) for n, k in grid]
+    store = RunStore.read(args.run)
+    config = run_config(store)
+    a, b, r2, rows = fit_cost(store)
+    start = time.perf_counter()
+    checks = check_model(config, a, b, args.check_nodes, args.workers) if args.check_nodes else []
+    grid = [modelled_search(config, n, k, a, b) for n in args.nodes for k in args.candidates]
+    report = {
+        "run": str(args.run),
+        "cost_model": {"seconds": f"{a:.2f} + {b * 1e6:.3f} * MMACs", "r2": round(r2, 3), "fitted_trials": len(rows)},
+        "model_check": checks,
+        "measured_per_step": per_step_seconds(store),
+        "grid": [{k: v for k, v in g.items() if k != "per_step"} for g in grid],
+        "seconds": round(time.perf_counter() - start, 1),
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps({"settings": vars(args), "runs": rows}, indent=2) + "\n")
-    plot(rows, out.with_suffix(".png"))
-    for r in rows:
-        print(f"N={r['nodes']:>2} K={r['candidates']:>2}: {r['trials']:>4} trials, {r['seconds']:>8.1f} s, "
-              f"best S {r['best_S']}")
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    plot(report["measured_per_step"], grid, out.with_suffix(".png"))
+    print(f"cost model: {report['cost_model']}")
+    for c in checks:
+        print(f"check N={c['nodes']:>2} edges={c['edges']:>2}: measured {c['seconds']} s, modelled {c['model_seconds']} s")
+    print("| N | K | candidates | trial minutes on one core | on 2 workers |")
+    print("|---|---|---|---|---|")
+    for g in report["grid"]:
+        minutes = g["trial_seconds"] / 60
+        print(f"| {g['nodes']} | {g['candidates']} | {g['trials']} | {minutes:.1f} | {minutes / 2:.1f} |")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import json
 import re
 
 import pytest
+import torch
 import yaml
 
 
@@ -45,6 +46,14 @@ def test_bad_flag_is_one_line_and_exit_2(cli):
 def test_invalid_setting_is_exit_2(cli, tmp_path):
     code, _, err = cli("search", "autoshrink", "--resource", "watts", "--out", tmp_path)
     assert code == 2 and "resource" in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has the GPU the test asks for")
+@pytest.mark.parametrize("task", ["cnn", "rnn"])
+def test_absent_gpu_is_one_line_before_anything_runs(cli, tmp_path, task):
+    code, _, err = cli("search", "autoshrink", "--task", task, "--device", "cuda", "--out", tmp_path / "r")
+    assert code == 2 and err.count("\n") == 1 and "no CUDA GPU" in err
+    assert not (tmp_path / "r" / "trials.sqlite").exists()
 
 
 def test_bad_config_yaml_is_exit_2(cli, tmp_path):

@@ -52,7 +52,10 @@ def summarize(result: SearchResult, seconds: float) -> dict[str, Any]:
 
 
 def check_task(task: ImageTask | TextTask) -> None:
-    """Load the task's data once here, so a missing dataset is one clear error, not K failed trials."""
+    """Load the task's data and find its device once here, so either missing is one clear error, not failed trials."""
+    from ..train.common import resolve_device
+
+    resolve_device(task.device)
     if isinstance(task, ImageTask):
         from ..data.images import proxy_data
 

@@ -1,0 +1,117 @@
+"""Ranking fidelity and per-step cost of the fast (inherit) protocol at paper size, read off a finished run.
+
+For chosen steps of an inherit run, the step's own K candidates (the run's sample) are
+  - fine-tuned from the kept parent (the run's stored weights) for every budget in ``--budgets`` steps;
+    the run's own budget reproduces the run's numbers, a check that this is the search's code path,
+  - trained from scratch as the paper does, with the run's seed and with a second seed.
+All candidates are ranked by S. Reported per step: Kendall tau of every budget against from-scratch, of the
+second scratch seed against the first (how far the paper protocol agrees with itself: the ceiling), whether the
+winners agree, the from-scratch S lost by taking the fine-tune winner, and the seconds each protocol spent.
+Usage: python benchmarks/fidelity.py runs/fm8 --steps 5 15 --workers 2 --out benchmarks/results/fidelity_fm8.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from scipy.stats import kendalltau
+
+from shrinknas.config import AutoShrinkConfig, ImageTask
+from shrinknas.run.executors import PoolExecutor, evaluate_with
+from shrinknas.run.store import RunStore
+from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec
+from shrinknas.search.autoshrink import derive_seed, sample_removals
+from shrinknas.search.metric import score
+from shrinknas.topology import Topology
+
+
+def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, budgets: list[int], scratch_epochs: int):
+    """(label, spec) of every trial measured at ``step``: the K candidates under every protocol variant."""
+    kept = {row["step"]: row for row in store.steps()}
+    parent_row = kept[step - 1]
+    parent_topology = Topology.from_dict(parent_row["topology"])
+    stored = store.get(parent_row["key"])
+    if stored is None or stored.weights is None:
+        raise SystemExit(f"step {step - 1} of {store.path} has no stored weights: is it an inherit run?")
+    parent = ParentWeights(parent_row["key"], parent_topology, stored.weights)
+    settings, task = config.search, config.task
+    assert isinstance(task, ImageTask)
+    seed = derive_seed(settings.seed, "trial", step)
+    other_seed = derive_seed(settings.seed + 1, "trial", step)
+    cells = [parent_topology.without(e) for e in sample_removals(parent_topology, settings.candidates, settings.seed, step)]
+    scratch_task = task.model_copy(update={"training": task.training.model_copy(update={"epochs": scratch_epochs})})
+    variants: list[tuple[str, ImageTask, int, ParentWeights | None]] = [
+        (f"finetune_{b}", task.model_copy(update={"training": task.training.model_copy(update={"finetune_steps": b})}),
+         seed, parent)
+        for b in budgets
+    ]
+    variants += [("scratch", scratch_task, seed, None), ("scratch_other_seed", scratch_task, other_seed, None)]
+    return cells, [(name, i, TrialSpec(cell, t, s, parent=p)) for name, t, s, p in variants
+                   for i, cell in enumerate(cells)]
+
+
+def tau(a: list[float], b: list[float]) -> float | None:
+    value = kendalltau(a, b).statistic
+    return None if value != value else round(float(value), 3)
+
+
+def summarise(config: AutoShrinkConfig, step: int, cells: list[Topology], labelled, results: list[TrialResult]) -> dict:
+    scores: dict[str, list[float]] = {}
+    seconds: dict[str, float] = {}
+    accs: dict[str, list[float | None]] = {}
+    for (name, i, _), r in zip(labelled, results):
+        scores.setdefault(name, [float("nan")] * len(cells))[i] = score(r, cells[i], config.task, config.search)
+        accs.setdefault(name, [None] * len(cells))[i] = r.val_acc
+        seconds[name] = seconds.get(name, 0.0) + r.seconds
+    scratch = scores["scratch"]
+    best_scratch = max(range(len(cells)), key=lambda i: scratch[i])
+    variants = {}
+    for name, s in scores.items():
+        if name == "scratch":
+            continue
+        winner = max(range(len(cells)), key=lambda i: s[i])
+        variants[name] = {
+            "kendall_tau_vs_scratch": tau(s, scratch),
+            "same_winner": winner == best_scratch,
+            "scratch_S_lost": round(scratch[best_scratch] - scratch[winner], 4),
+            "seconds": round(seconds[name], 1),
+            "seconds_ratio_scratch_over_this": round(seconds["scratch"] / seconds[name], 2),
+            "best_S": round(max(s), 4),
+        }
+    return {"step": step, "edges_before": len(cells[0].edges) + 1, "candidates": len(cells),
+            "scratch_seconds": round(seconds["scratch"], 1), "scratch_best_S": round(scratch[best_scratch], 4),
+            "variants": variants, "val_acc": accs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("run", type=Path, help="directory of a finished --protocol inherit run")
+    parser.add_argument("--steps", type=int, nargs="+", default=[5, 15])
+    parser.add_argument("--budgets", type=int, nargs="+", default=[8, 24, 48], help="fine-tune steps to compare")
+    parser.add_argument("--scratch-epochs", type=int, default=3, help="from-scratch epochs (paper: up to 20)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    store = RunStore.read(args.run)
+    config = AutoShrinkConfig.model_validate({k: v for k, v in store.config().items() if k != "threads_per_trial"})
+    jobs = [(step, *step_specs(store, config, step, args.budgets, args.scratch_epochs)) for step in args.steps]
+    specs = [spec for _, _, labelled in jobs for _, _, spec in labelled]
+    start = time.perf_counter()
+    results = evaluate_with(PoolExecutor(args.workers))(specs)
+    rows, offset = [], 0
+    for step, cells, labelled in jobs:
+        rows.append(summarise(config, step, cells, labelled, results[offset : offset + len(labelled)]))
+        offset += len(labelled)
+    report = {"run": str(args.run), "settings": {k: v for k, v in vars(args).items() if k != "run"},
+              "wall_seconds": round(time.perf_counter() - start, 1), "steps": rows}
+    text = json.dumps(report, indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
