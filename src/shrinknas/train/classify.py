@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..config import ImageTraining
-from .common import Diverged, check_finite, resolve_device, seed_everything
+from .common import Diverged, check_finite, keep_freed_memory, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,7 @@ def fit_candidates(
     record and stopping rules; a stopped or diverged one leaves the loss (its outcome is fixed, ``on_finish``
     lets the caller save its weights) and the others go on until all are finished.
     """
+    keep_freed_memory()
     gen = seed_everything(seed)
     dev = resolve_device(device)
     memory_format = memory_format_for(model, settings.channels_last)
