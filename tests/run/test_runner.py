@@ -72,3 +72,40 @@ def test_each_result_is_committed_as_it_finishes(tmp_path, marker_dir):
             TrialRunner(store, pool).run(specs, on_result=interrupt_after_first)
     assert seen == [[specs[0].key()]]
     assert attempts(specs[1]) <= 1  # started at most once (under load it may not have started), never retried
+
+
+class FailingOnce:
+    """Fails every spec the first time it sees it with ``error``, then trains it: a failure that did not recur."""
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+        self.seen: list[int] = []
+
+    def __call__(self, spec):
+        self.seen.append(spec.seed)
+        if self.seen.count(spec.seed) == 1:
+            return fake_trials.TrialResult(spec.key(), "failed", error=self.error)
+        return fake_trials.seeded_trial(spec)
+
+
+def test_resuming_retrains_failures_that_may_not_recur_and_replaces_their_records(tmp_path):
+    specs = make_specs(2)
+    trial = FailingOnce("ImportError: cannot import name 'x' (the package was upgraded under the run)")
+    with RunStore.open(tmp_path, "autoshrink", CONFIG) as store:
+        runner = TrialRunner(store, SerialExecutor(trial))
+        assert all(r.status == "failed" for r in runner.run(specs))
+        again = runner.run(specs)
+        assert trial.seen == [0, 1, 0, 1]
+        assert all(r.ok for r in again)
+        assert {r.key: r.status for r in store.results()} == {s.key(): "ok" for s in specs}
+        assert runner.run(specs) == again and trial.seen == [0, 1, 0, 1]  # ok results are never retrained
+
+
+def test_resuming_reuses_a_divergence_since_the_same_spec_diverges_again(tmp_path):
+    specs = make_specs(1)
+    trial = FailingOnce("diverged: loss became nan in epoch 2")
+    with RunStore.open(tmp_path, "autoshrink", CONFIG) as store:
+        runner = TrialRunner(store, SerialExecutor(trial))
+        first = runner.run(specs)
+        assert runner.run(specs) == first and trial.seen == [0]
+        assert first[0].status == "failed"

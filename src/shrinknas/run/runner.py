@@ -40,12 +40,13 @@ class TrialRunner:
         self.counts = RunnerCounts()
 
     def run(self, specs: Sequence[TrialSpec], on_result: IndexCallback | None = None) -> list[TrialResult]:
-        """Results in the order of ``specs``; stored keys are read back, the others trained and committed."""
+        """Results in the order of ``specs``; stored keys are read back, the others (and stored failures that may
+        not recur) trained and committed."""
         keys = [spec.key() for spec in specs]
         where: dict[str, list[int]] = defaultdict(list)  # a batch naming a candidate twice trains it once
         for index, key in enumerate(keys):
             where[key].append(index)
-        results = self.store.get_many(where)
+        results = {key: r for key, r in self.store.get_many(where).items() if not r.retryable}
         self.counts.reused += len(results)
         for key, result in results.items():
             self._tell(where[key], result, on_result)

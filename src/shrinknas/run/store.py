@@ -256,7 +256,10 @@ class RunStore:
         return found
 
     def put(self, spec: TrialSpec, result: TrialResult) -> None:
-        """Commit one finished trial (and its weights, if it kept them) now; a stored key keeps its first result."""
+        """Commit one finished trial (and its weights, if it kept them) now.
+
+        A stored key keeps its first result, unless that was a failure being retried (see ``TrialResult.retryable``).
+        """
         if result.key != spec.key():
             raise ValueError(f"result {result.key} does not belong to spec {spec.key()}")
         values = [result.to_dict()[name] for name in _RESULT_COLUMNS]
@@ -272,9 +275,14 @@ class RunStore:
             time.time(),
         ]
         with self._sqlite_errors("write"), self._conn:
-            added = self._conn.execute(f"INSERT OR IGNORE INTO trials ({names}) VALUES ({marks})", row).rowcount
+            updates = ", ".join(f"{name} = excluded.{name}" for name in _RESULT_COLUMNS + ("created",))
+            added = self._conn.execute(  # a retried failure replaces its record; anything else keeps the first
+                f"INSERT INTO trials ({names}) VALUES ({marks}) "
+                f"ON CONFLICT (key) DO UPDATE SET {updates} WHERE trials.status = 'failed'",
+                row,
+            ).rowcount
             if added and result.weights is not None:
-                self._conn.execute("INSERT INTO weights (key, state) VALUES (?, ?)", (result.key, result.weights))
+                self._conn.execute("INSERT OR REPLACE INTO weights (key, state) VALUES (?, ?)", (result.key, result.weights))
 
     def results(self) -> list[TrialResult]:
         """Every stored trial in the order it finished."""

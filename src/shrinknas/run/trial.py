@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Status = Literal["ok", "failed"]
+#: Error prefixes of failures the same spec always reproduces.
+DETERMINISTIC_FAILURES = ("diverged:", "non-finite ")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,14 @@ class TrialResult:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def retryable(self) -> bool:
+        """A failure that may not recur (an import error mid-upgrade, memory, a lost worker): resuming retrains it.
+
+        Divergence is a property of the spec, so training it again would only repeat it.
+        """
+        return self.status == "failed" and not (self.error or "").startswith(DETERMINISTIC_FAILURES)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
