@@ -196,7 +196,8 @@ def search_autoshrink(
             f"lambda={s.lam}, resource={s.resource}, seed={s.seed} -> {out}"
         )
         if stored.trials:
-            console.print(f"resuming: {stored.trials} finished trials in {out} are read back, not trained again")
+            console.print(f"resuming: {stored.trials} finished trials in {out} are read back, not trained again"
+                          + (f" (of {stored.failed} failed, all but divergences are retried)" if stored.failed else ""))
         progress.start()
 
     with trial_executor:
