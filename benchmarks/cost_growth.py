@@ -7,8 +7,9 @@ the real search loop:
      run (``RUN``, e.g. the N=8 Fashion-MNIST search), whose trials span every cell size of its trajectory;
   2. the model is checked against fresh fine-tune trials of N=6 and N=10 cells, timed here in the same run;
   3. ``autoshrink`` itself runs for every (N, K) with an evaluator that counts each candidate's MACs and charges
-     the modelled seconds instead of training; its scores are the modelled accuracy (a seeded draw) minus the
-     run's MAC penalty, so the cells kept shrink the way a search's do.
+     the modelled seconds instead of training; its accuracy is the run's own fit of val_acc against
+     log10(MACs) plus seeded noise of the run's spread, so the cells kept shrink the way the search's did
+     (checked: the modelled search at the run's own N and K against the run).
 The left panel is measured: the run's own seconds per shrink step against the edges before the step.
 Usage: python benchmarks/cost_growth.py runs/fm8 --out benchmarks/results/cost_growth
 """
@@ -50,6 +51,15 @@ def fit_cost(store: RunStore) -> tuple[float, float, float, list[dict]]:
     b, a = np.polyfit(macs, secs, 1)
     r2 = 1 - ((secs - (a + b * macs)) ** 2).sum() / ((secs - secs.mean()) ** 2).sum()
     return float(a), float(b), float(r2), rows
+
+
+def fit_accuracy(rows: list[dict]) -> tuple[float, float, float]:
+    """``val_acc = c + d * log10(MACs) + noise`` over the run's candidates: the trade a search's scores make."""
+    usable = [r for r in rows if r["val_acc"] is not None and r["macs"] and r["val_acc"] > 0.5]
+    x = np.log10([r["macs"] for r in usable])
+    y = np.array([r["val_acc"] for r in usable])
+    d, c = np.polyfit(x, y, 1)
+    return float(c), float(d), float((y - (c + d * x)).std())
 
 
 def per_step_seconds(store: RunStore) -> list[dict]:
@@ -95,12 +105,13 @@ def check_model(config: AutoShrinkConfig, a: float, b: float, nodes: list[int], 
     return rows
 
 
-def modelled_search(config: AutoShrinkConfig, nodes: int, k: int, a: float, b: float) -> dict:
+def modelled_search(config: AutoShrinkConfig, nodes: int, k: int, a: float, b: float,
+                    accuracy: tuple[float, float, float], seed: int) -> dict:
     """The real loop, charging modelled seconds: total cost and per-step cost of one (N, K)."""
     task = config.task
     assert isinstance(task, ImageTask)
     data = proxy_data(task)
-    settings = config.search.model_copy(update={"nodes": nodes, "candidates": k})
+    settings = config.search.model_copy(update={"nodes": nodes, "candidates": k, "seed": seed})
     search_config = config.model_copy(update={"search": settings})
     macs_of: dict[Topology, int] = {}
 
@@ -109,7 +120,8 @@ def modelled_search(config: AutoShrinkConfig, nodes: int, k: int, a: float, b: f
             model = build_proxy_network(spec.topology, task, data.in_channels, data.n_classes)
             macs_of[spec.topology] = count(model, data.input_shape).macs
         macs = macs_of[spec.topology]
-        acc = random.Random(derive_seed(0, "acc", spec.topology.key())).uniform(0.80, 0.86)
+        c, d, noise = accuracy
+        acc = c + d * np.log10(max(macs, 1)) + random.Random(derive_seed(seed, "acc", spec.topology.key())).gauss(0, noise)
         return TrialResult(spec.key(), "ok", val_acc=acc, macs=macs, params=0, seconds=a + b * macs, epochs=1)
 
     def evaluate_many(specs, on_result=None):
@@ -125,9 +137,16 @@ def modelled_search(config: AutoShrinkConfig, nodes: int, k: int, a: float, b: f
     for c in result.candidates:
         if c.step > 0:
             steps[c.step] = steps.get(c.step, 0.0) + c.result.seconds
-    return {"nodes": nodes, "candidates": k, "trials": len(result.candidates) - 1,
-            "trial_seconds": round(sum(steps.values()), 1),
-            "per_step": [{"step": s, "seconds": round(v, 1)} for s, v in sorted(steps.items())]}
+    return {"nodes": nodes, "candidates": k, "seed": seed, "trials": len(result.candidates) - 1,
+            "trial_seconds": round(sum(steps.values()), 1)}
+
+
+def averaged(runs: list[dict]) -> dict:
+    """One grid cell over its simulated seeds: mean trials and seconds, and the seconds' range."""
+    secs = [r["trial_seconds"] for r in runs]
+    return {"nodes": runs[0]["nodes"], "candidates": runs[0]["candidates"], "seeds": len(runs),
+            "trials": round(sum(r["trials"] for r in runs) / len(runs), 1),
+            "trial_seconds": round(sum(secs) / len(secs), 1), "trial_seconds_range": [min(secs), max(secs)]}
 
 
 def plot(measured: list[dict], grid: list[dict], path: Path) -> None:
@@ -138,10 +157,13 @@ def plot(measured: list[dict], grid: list[dict], path: Path) -> None:
     left.set_title("N=8, K=10 search: cost of each shrink step", fontsize=9)
     left.invert_xaxis()
     for k in sorted({r["candidates"] for r in grid}):
-        pts = sorted((r["nodes"], r["trial_seconds"] / 60) for r in grid if r["candidates"] == k)
-        right.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"K={k}")
+        rows = sorted((r for r in grid if r["candidates"] == k), key=lambda r: r["nodes"])
+        mean = [r["trial_seconds"] / 60 for r in rows]
+        err = [[m - r["trial_seconds_range"][0] / 60 for m, r in zip(mean, rows)],
+               [r["trial_seconds_range"][1] / 60 - m for m, r in zip(mean, rows)]]
+        right.errorbar([r["nodes"] for r in rows], mean, yerr=err, marker="o", capsize=3, label=f"K={k}")
     right.set_xlabel("N (nodes of the initial complete DAG)")
-    right.set_ylabel("trial minutes, one core (modelled)")
+    right.set_ylabel("trial minutes, one core (modelled; bars: seed range)")
     right.set_title("total candidate cost against N and K", fontsize=9)
     right.legend(fontsize=8)
     fig.tight_layout()
@@ -156,6 +178,7 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, nargs="+", default=[5, 10, 15])
     parser.add_argument("--check-nodes", type=int, nargs="*", default=[6, 10], help="N whose trials are timed")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=5, help="simulated searches per (N, K), averaged")
     parser.add_argument("--out", default="benchmarks/results/cost_growth")
     args = parser.parse_args()
     store = RunStore.read(args.run)
@@ -163,27 +186,38 @@ def main() -> None:
     a, b, r2, rows = fit_cost(store)
     start = time.perf_counter()
     checks = check_model(config, a, b, args.check_nodes, args.workers) if args.check_nodes else []
-    grid = [modelled_search(config, n, k, a, b) for n in args.nodes for k in args.candidates]
+    accuracy = fit_accuracy(rows)
+    seeds = range(config.search.seed, config.search.seed + args.seeds)
+    grid = [averaged([modelled_search(config, n, k, a, b, accuracy, seed) for seed in seeds])
+            for n in args.nodes for k in args.candidates]
+    real = {"trials": len(rows), "trial_seconds": round(sum(r["seconds"] for r in rows), 1)}
     report = {
         "run": str(args.run),
         "cost_model": {"seconds": f"{a:.2f} + {b * 1e6:.3f} * MMACs", "r2": round(r2, 3), "fitted_trials": len(rows)},
+        "accuracy_model": "val_acc = {:.3f} + {:.3f} * log10(MACs) + N(0, {:.3f})".format(*accuracy),
         "model_check": checks,
+        "run_itself": {**real, "modelled": next((
+            {"trials": g["trials"], "trial_seconds": g["trial_seconds"], "range": g["trial_seconds_range"]}
+            for g in grid
+            if (g["nodes"], g["candidates"]) == (config.search.nodes, config.search.candidates)), None)},
         "measured_per_step": per_step_seconds(store),
-        "grid": [{k: v for k, v in g.items() if k != "per_step"} for g in grid],
+        "grid": grid,
         "seconds": round(time.perf_counter() - start, 1),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     plot(report["measured_per_step"], grid, out.with_suffix(".png"))
-    print(f"cost model: {report['cost_model']}")
+    print(f"cost model: {report['cost_model']}; {report['accuracy_model']}")
+    print(f"the run itself (fine-tuned trials): {report['run_itself']}")
     for c in checks:
         print(f"check N={c['nodes']:>2} edges={c['edges']:>2}: measured {c['seconds']} s, modelled {c['model_seconds']} s")
-    print("| N | K | candidates | trial minutes on one core | on 2 workers |")
+    print("| N | K | candidates | trial minutes on one core (range over seeds) | on 2 workers |")
     print("|---|---|---|---|---|")
     for g in report["grid"]:
-        minutes = g["trial_seconds"] / 60
-        print(f"| {g['nodes']} | {g['candidates']} | {g['trials']} | {minutes:.1f} | {minutes / 2:.1f} |")
+        minutes, (low, high) = g["trial_seconds"] / 60, g["trial_seconds_range"]
+        print(f"| {g['nodes']} | {g['candidates']} | {g['trials']:.0f} | {minutes:.1f} ({low / 60:.0f}-{high / 60:.0f}) "
+              f"| {minutes / 2:.1f} |")
 
 
 if __name__ == "__main__":
