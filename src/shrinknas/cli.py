@@ -72,10 +72,18 @@ def _set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def _share_of_cores(workers: int) -> int:
+def available_cores() -> int:
+    """Cores this process may run on (a container's or taskset's share, not the whole machine's)."""
     import os
 
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _share_of_cores(workers: int) -> int:
+    return max(1, available_cores() // max(1, workers))
 
 
 def _emit_json(data: Any) -> None:
@@ -116,7 +124,8 @@ def search_autoshrink(
         None, help="stop when the cell has this many edges (cnn default 0; rnn: a quarter of the initial edges)"
     ),
     protocol: Optional[str] = typer.Option(
-        None, help="paper: every candidate trained from scratch | inherit: candidates fine-tune the kept parent"
+        None, help="inherit: candidates fine-tune the kept parent (default for cnn) | paper: every candidate "
+        "trained from scratch, as published (rnn: the only one)"
     ),
     finetune_steps: Optional[int] = typer.Option(None, help="optimizer steps per candidate with --protocol inherit"),
     seed: Optional[int] = typer.Option(None, help="one seed for every random choice"),
@@ -126,7 +135,7 @@ def search_autoshrink(
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file of settings; flags override it"),
     out: Path = typer.Option(Path("runs/autoshrink"), help="run directory; one holding an unfinished run is resumed"),
     force_new: bool = typer.Option(False, "--force-new", help="start over even if OUT holds a run"),
-    workers: int = typer.Option(1, help="trials evaluated at once, each in its own process (one CPU thread each)"),
+    workers: int = typer.Option(0, help="trials evaluated at once, each in its own process; 0: one per CPU core"),
     executor: Optional[str] = typer.Option(None, help="serial | pool | ray (default: pool when --workers > 1)"),
     ray_address: str = typer.Option("local", help="with --executor ray: local (start Ray here) | auto | HOST:PORT"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
@@ -176,12 +185,17 @@ def search_autoshrink(
     tree.setdefault("search", {}).setdefault("lam", DEFAULT_LAMBDA.get(kind, 0.1))
     if kind == "rnn":
         _rnn_search_defaults(tree["search"])
-    elif "seed" in tree.get("search", {}):
-        tree.setdefault("task", {}).setdefault("data_seed", tree["search"]["seed"])
+    else:
+        tree.setdefault("search", {}).setdefault("protocol", "inherit")  # the fast protocol (README, Performance)
+        if "seed" in tree["search"]:
+            tree.setdefault("task", {}).setdefault("data_seed", tree["search"]["seed"])
     cfg: AutoShrinkConfig = validated(AutoShrinkConfig, tree, "settings")
     _set_threads(threads)
 
     s, t = cfg.search, cfg.task
+    if workers < 0:
+        raise BadInputError(f"--workers must be 0 (one per core) or more, got {workers}")
+    workers = workers or (1 if executor == "serial" else min(available_cores(), s.candidates))
     per_trial = threads or _share_of_cores(workers)
     trial_executor = make_executor(executor, workers, ray_address, threads_per_trial=per_trial)
     progress = Progress(

@@ -34,7 +34,7 @@ class ImageTraining(_Strict):
     augment: bool = Field(False, description="random crop (pad 4 / 2) and horizontal flip of training batches")
     channels_last: bool = True
     max_steps: int | None = Field(None, ge=0, description="stop after this many optimizer steps (then validate)")
-    finetune_steps: int = Field(40, ge=0, description="optimizer steps of a candidate that starts from its parent")
+    finetune_steps: int = Field(24, ge=0, description="optimizer steps of a candidate that starts from its parent")
     finetune_lr: float = Field(4e-3, gt=0, description="Adam learning rate of such a candidate")
 
     def finetuning(self) -> "ImageTraining":
@@ -135,7 +135,8 @@ class SearchSettings(_Strict):
     resource: Literal["macs", "params"] = "macs"
     stop_edges: int = Field(0, ge=0, description="stop once the cell has this many edges (authors' RNN: 4)")
     protocol: Literal["paper", "inherit"] = Field(
-        "paper", description="paper: every candidate from scratch; inherit: candidates fine-tune the kept parent"
+        "paper", description="paper: every candidate from scratch (the library default); inherit: candidates fine-tune "
+        "the kept parent (the CLI default for cnn searches)"
     )
     seed: int = 0
 
