@@ -9,7 +9,8 @@ HERE = Path(__file__).resolve().parent
 
 #: A search small enough for tests, slow enough per trial (~0.2 s) to be stopped in the middle of a step.
 TINY_SEARCH = ["search", "autoshrink", "--dataset", "digits", "--nodes", "4", "--candidates", "3", "--epochs", "2",
-               "--proxy-size", "400", "--batch-size", "64", "--seed", "3", "--stop-edges", "3", "--quiet"]
+               "--proxy-size", "400", "--batch-size", "64", "--seed", "3", "--stop-edges", "3", "--quiet",
+               "--protocol", "inherit"]  # the default, and the protocol whose parent weights a resume must find
 
 
 def worker_pythonpath() -> str:

@@ -105,7 +105,7 @@ def test_sigkill_mid_step_then_resume_gives_the_same_search(cli, tmp_path, unint
     code, listing, _ = cli("runs", "ls", tmp_path)
     assert code == 0 and "stopped" in listing  # the process is gone without a word
 
-    code, stdout, err = cli(*TINY_SEARCH, "--out", out)  # resumed by another executor: serial, here
+    code, stdout, err = cli(*TINY_SEARCH, "--workers", "1", "--out", out)  # resumed by another executor: serial
     assert code == 0, err
     assert f"resuming: {rows_at_kill} finished trials" in stdout
 

@@ -203,20 +203,27 @@ def test_find_runs_lists_the_directory_and_its_children(tmp_path):
 
 
 def test_weights_are_kept_for_kept_trials_only(tmp_path):
-    """Inherit-protocol runs resume from the kept trials' weights; the others' are dropped once a step is kept."""
+    """Inherit-protocol runs resume from the kept trials' weights; a kept trial's siblings lose theirs, and the next
+    step's finished trials keep theirs (a resume that replays the steps may keep one of them)."""
     from shrinknas.run.trial import ParentWeights, TrialSpec
 
     first, other = make_specs(2)
-    child = TrialSpec(first.topology, first.task, 7, parent=ParentWeights(first.key(), first.topology, b"w0"))
+    child, sibling = (TrialSpec(first.topology, first.task, seed, parent=ParentWeights(first.key(), first.topology, b"w0"))
+                      for seed in (7, 8))
+    specs = (first, other, child, sibling)
     with RunStore.open(tmp_path, "autoshrink", CONFIG) as store:
-        for spec, blob in ((first, b"w0"), (other, b"w1"), (child, b"w2")):
+        for spec, blob in zip(specs, (b"w0", b"w1", b"w2", b"w3")):
             store.put(spec, dataclasses.replace(_result(spec), weights=blob))
         store.record_step(0, first.key(), 0.5)
     with RunStore.open(tmp_path, "autoshrink", CONFIG) as store:
-        found = store.get_many([first.key(), other.key(), child.key()])
-        assert [found[s.key()].weights for s in (first, other, child)] == [b"w0", None, None]
+        found = store.get_many([s.key() for s in specs])
+        assert [found[s.key()].weights for s in specs] == [b"w0", None, b"w2", b"w3"]
         assert found[first.key()] == _result(first)  # weights are not part of a result's equality
         assert store.trial_rows()[2]["parent"] == first.key()
+        store.record_step(0, first.key(), 0.5)  # a resume replays the step: the next step's trials keep theirs
+        store.record_step(1, child.key(), 0.6)
+        found = store.get_many([s.key() for s in specs])
+        assert [found[s.key()].weights for s in specs] == [b"w0", None, b"w2", None]
 
 
 def test_a_run_another_live_process_is_searching_is_refused(tmp_path):

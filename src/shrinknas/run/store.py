@@ -302,7 +302,9 @@ class RunStore:
     def record_step(self, step: int, key: str, score: float | None) -> None:
         """Remember which trial a strategy kept at ``step`` and its score; replaying a step rewrites it.
 
-        Weights of trials no step kept are dropped here: only kept trials are parents of later ones.
+        The weights of the kept trial's siblings (trials from the same parent) that no step kept are dropped here:
+        only kept trials are parents of later ones. A later step's finished trials keep theirs, since a resumed
+        run, replaying its steps, may still keep one of them.
         """
         value = score if score is not None and math.isfinite(score) else None
         with self._sqlite_errors("write"), self._conn:
@@ -310,7 +312,11 @@ class RunStore:
                 "INSERT OR REPLACE INTO steps (step, key, score, created) VALUES (?, ?, ?, ?)",
                 (step, key, value, time.time()),
             )
-            self._conn.execute("DELETE FROM weights WHERE key NOT IN (SELECT key FROM steps)")
+            self._conn.execute(
+                "DELETE FROM weights WHERE key NOT IN (SELECT key FROM steps) AND key IN "
+                "(SELECT key FROM trials WHERE parent IS (SELECT parent FROM trials WHERE key = ?))",
+                (key,),
+            )
 
     def steps(self) -> list[dict[str, Any]]:
         """Every recorded step with the chosen trial's spec and metrics."""
