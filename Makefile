@@ -25,8 +25,8 @@ venv: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
 demo: venv
-	$(BIN)/shrinknas search autoshrink --dataset digits --nodes 5 --candidates 4 --lam 0.02 \
-		--epochs 5 --batch-size 32 --proxy-size 1000 --seed 0 --out runs/demo --force-new
+	$(BIN)/shrinknas search autoshrink --dataset digits --nodes 6 --candidates 5 --epochs 5 \
+		--finetune-steps 64 --batch-size 32 --proxy-size 1000 --seed 0 --out runs/demo --force-new
 
 test: dev
 	$(BIN)/python -m pytest
