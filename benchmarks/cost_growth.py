@@ -36,11 +36,8 @@ from shrinknas.run.executors import PoolExecutor, evaluate_with  # noqa: E402
 from shrinknas.run.store import RunStore  # noqa: E402
 from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec, weights_to_bytes  # noqa: E402
 from shrinknas.search.autoshrink import autoshrink, derive_seed, initial_cell  # noqa: E402
+from shrinknas.search.driver import stored_config  # noqa: E402
 from shrinknas.topology import Topology  # noqa: E402
-
-
-def run_config(store: RunStore) -> AutoShrinkConfig:
-    return AutoShrinkConfig.model_validate({k: v for k, v in store.config().items() if k != "threads_per_trial"})
 
 
 def fit_cost(store: RunStore) -> tuple[float, float, float, list[dict]]:
@@ -56,6 +53,8 @@ def fit_cost(store: RunStore) -> tuple[float, float, float, list[dict]]:
 def fit_accuracy(rows: list[dict]) -> tuple[float, float, float]:
     """``val_acc = c + d * log10(MACs) + noise`` over the run's candidates: the trade a search's scores make."""
     usable = [r for r in rows if r["val_acc"] is not None and r["macs"] and r["val_acc"] > 0.5]
+    if len(usable) < 3:
+        raise SystemExit("the run has too few trained candidates above 50 % accuracy to fit an accuracy model")
     x = np.log10([r["macs"] for r in usable])
     y = np.array([r["val_acc"] for r in usable])
     d, c = np.polyfit(x, y, 1)
@@ -182,7 +181,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/cost_growth")
     args = parser.parse_args()
     store = RunStore.read(args.run)
-    config = run_config(store)
+    config = stored_config(store)
     a, b, r2, rows = fit_cost(store)
     start = time.perf_counter()
     checks = check_model(config, a, b, args.check_nodes, args.workers) if args.check_nodes else []

@@ -24,6 +24,7 @@ from shrinknas.run.executors import PoolExecutor, evaluate_with
 from shrinknas.run.store import RunStore
 from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec
 from shrinknas.search.autoshrink import derive_seed, sample_removals
+from shrinknas.search.driver import stored_config
 from shrinknas.search.metric import score
 from shrinknas.topology import Topology
 
@@ -96,7 +97,7 @@ def main() -> None:
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     store = RunStore.read(args.run)
-    config = AutoShrinkConfig.model_validate({k: v for k, v in store.config().items() if k != "threads_per_trial"})
+    config = stored_config(store)
     jobs = [(step, *step_specs(store, config, step, args.budgets, args.scratch_epochs)) for step in args.steps]
     specs = [spec for _, _, labelled in jobs for _, _, spec in labelled]
     start = time.perf_counter()

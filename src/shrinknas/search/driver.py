@@ -66,6 +66,14 @@ def check_task(task: ImageTask | TextTask) -> None:
         load_corpus(task.dataset, task.vocab_size)
 
 
+THREADS_KEY = "threads_per_trial"  # stored with the settings as part of a run's identity
+
+
+def stored_config(store: RunStore) -> AutoShrinkConfig:
+    """The settings a stored AutoShrink run was started with (for scripts that study a finished run)."""
+    return AutoShrinkConfig.model_validate({k: v for k, v in store.config().items() if k != THREADS_KEY})
+
+
 def run_autoshrink(
     config: AutoShrinkConfig,
     out: Path | str,
@@ -82,7 +90,7 @@ def run_autoshrink(
     check_task(config.task)
     executor = executor or SerialExecutor()
     # torch threads change a trial's numbers in the last bits: a resumed run must train with the same count
-    identity = {**config.model_dump(mode="json"), "threads_per_trial": executor.threads_per_trial}
+    identity = {**config.model_dump(mode="json"), THREADS_KEY: executor.threads_per_trial}
     run = RunDir(out).create()
     if force_new:
         run.remove(SUMMARY, BEST_CELL, TRAJECTORY, CONFIG)  # no result of the old run may outlive it
