@@ -8,12 +8,13 @@ Usage: python benchmarks/allocator.py [--nodes 8] [--rounds 2] [--out benchmarks
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import subprocess
 import sys
 import time
+
+from emit import emit  # benchmarks/emit.py
 
 CHILD = """
 import random, sys, time, torch
@@ -64,11 +65,7 @@ def main() -> None:
     report = {"settings": vars(args), "runs": runs, "best_seconds": best,
               "speedup": round(best["glibc_default"] / best["keep_freed_memory"], 3),
               "same_numbers_everywhere": same, "wall_seconds": round(time.perf_counter() - start, 1)}
-    text = json.dumps(report, indent=2)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
-    print(text)
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

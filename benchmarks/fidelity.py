@@ -13,7 +13,6 @@ Usage: python benchmarks/fidelity.py runs/fm8 --steps 5 15 --workers 2 --out ben
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from shrinknas.search.autoshrink import derive_seed, sample_removals
 from shrinknas.search.driver import stored_config
 from shrinknas.search.metric import score
 from shrinknas.topology import Topology
+from emit import emit  # benchmarks/emit.py
 
 
 def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, budgets: list[int], scratch_epochs: int):
@@ -108,10 +108,7 @@ def main() -> None:
         offset += len(labelled)
     report = {"run": str(args.run), "settings": {k: v for k, v in vars(args).items() if k != "run"},
               "wall_seconds": round(time.perf_counter() - start, 1), "steps": rows}
-    text = json.dumps(report, indent=2)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-    print(text)
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ Usage: python benchmarks/protocols.py --nodes 5 --candidates 10 [--dataset fashi
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import torch
@@ -21,6 +20,7 @@ from shrinknas.run.trial import TrialSpec, evaluate
 from shrinknas.run.executors import evaluate_serially
 from shrinknas.search.autoshrink import autoshrink, derive_seed
 from shrinknas.search.metric import score
+from emit import emit  # benchmarks/emit.py
 
 
 def run(protocol: str, args: argparse.Namespace):
@@ -110,11 +110,7 @@ def main() -> None:
     report["fidelity"] = rows
     report["paper_seed_to_seed_step1"] = noise_ceiling(config, results["paper"][1])
     report["mean_kendall_tau"] = round(sum(taus) / len(taus), 3) if taus else None
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

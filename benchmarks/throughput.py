@@ -9,7 +9,6 @@ Usage: python benchmarks/throughput.py [--dataset fashion-mnist] [--nodes 8] [--
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
 
@@ -23,6 +22,7 @@ from shrinknas.search.autoshrink import derive_seed
 from shrinknas.topology import Topology, balanced_ops
 from shrinknas.train.classify import param_groups
 from shrinknas.train.common import keep_freed_memory
+from emit import emit  # benchmarks/emit.py
 
 
 def matmul_flops(size: int = 1024, repeats: int = 10) -> float:
@@ -70,16 +70,12 @@ def main() -> None:
     peak_before = matmul_flops()
     achieved = {fmt: training_flops(cell, task, args.steps, fmt == "channels_last") for fmt in ("channels_last", "nchw")}
     peak = max(peak_before, matmul_flops())
-    text = json.dumps({
+    emit({
         "threads": args.threads, "nodes": args.nodes, "keep_freed_memory": allocator_tuned,
         "matmul_gflops": round(peak / 1e9, 2),
         "training_gflops": {k: round(v / 1e9, 2) for k, v in achieved.items()},
         "fraction_of_matmul_peak": {k: round(v / peak, 3) for k, v in achieved.items()},
-    }, indent=2)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
-    print(text)
+    }, args.out)
 
 
 if __name__ == "__main__":
