@@ -16,8 +16,9 @@ from ..config import AutoShrinkConfig, ImageTask, TextTask, dump_yaml
 from ..errors import ShrinkNASError
 from ..run.executors import Executor, SerialExecutor
 from ..run.rundir import BEST_CELL, CONFIG, SUMMARY, TRAJECTORY, RunDir
-from ..run.runner import TrialRunner
+from ..run.runner import IndexCallback, TrialRunner
 from ..run.store import RunProgress, RunStore
+from ..run.trial import TrialResult, TrialSpec
 from .autoshrink import Candidate, CandidateCallback, SearchResult, StepCallback, autoshrink
 
 METHOD = "autoshrink"
@@ -72,6 +73,21 @@ THREADS_KEY = "threads_per_trial"  # stored with the settings as part of a run's
 def stored_config(store: RunStore) -> AutoShrinkConfig:
     """The settings a stored AutoShrink run was started with (for scripts that study a finished run)."""
     return AutoShrinkConfig.model_validate({k: v for k, v in store.config().items() if k != THREADS_KEY})
+
+
+def replay(store: RunStore) -> SearchResult:
+    """A finished run's search result, read back from its store without training anything (for scripts that
+    compare runs); a trial the store lacks is an error, since replaying it would mean training it."""
+    config = stored_config(store)
+
+    def from_store(specs: list[TrialSpec], on_result: IndexCallback | None = None) -> list[TrialResult]:
+        found = store.get_many(spec.key() for spec in specs)
+        missing = [spec for spec in specs if spec.key() not in found]
+        if missing:
+            raise ShrinkNASError(f"{store.path} lacks {len(missing)} trial(s) of this run: is it finished?")
+        return [found[spec.key()] for spec in specs]
+
+    return autoshrink(config, from_store)
 
 
 def run_autoshrink(
