@@ -2,7 +2,8 @@
 
 Training FLOPs are estimated as 3 x forward FLOPs (forward + two backward products) = 6 x MACs per image.
 The peak is a large square ``torch.mm`` at the same thread count, measured in the same process right
-before and after, so the ratio survives a noisy, shared machine.
+before and after, so the ratio survives a noisy, shared machine. A profile of further steps says where a step's
+time goes, and so what the whole step would reach if everything but the convolutions cost nothing.
 Usage: python benchmarks/throughput.py [--dataset fashion-mnist] [--nodes 8] [--threads 1] [--steps 30]
 """
 
@@ -34,7 +35,39 @@ def matmul_flops(size: int = 1024, repeats: int = 10) -> float:
     return 2 * size**3 * repeats / (time.perf_counter() - start)
 
 
-def training_flops(cell: Topology, task: ImageTask, steps: int, channels_last: bool) -> float:
+#: Profiler op names, by substring, grouped into what a training step spends its time on (first match wins).
+CATEGORIES = (("convolution", ("conv",)), ("batch norm", ("batch_norm",)),
+              ("optimizer", ("optimizer", "foreach", "adam")), ("relu", ("relu", "threshold", "clamp_min")),
+              ("add (residuals, gradient sums)", ("aten::add",)),
+              ("concat and copies", ("aten::cat", "slice", "narrow", "copy_")), ("pooling", ("pool",)))
+
+
+def step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def time_shares(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                steps: int) -> dict[str, float]:
+    """Fraction of a training step's CPU time per op category (profiler self time, so nothing counts twice)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step(model, opt, x, y)
+    spent: dict[str, float] = {}
+    for event in prof.key_averages():
+        name = event.key.lower()
+        group = next((g for g, keys in CATEGORIES if any(k in name for k in keys)), "other")
+        spent[group] = spent.get(group, 0.0) + event.self_cpu_time_total
+    total = sum(spent.values())
+    return {g: round(t / total, 3) for g, t in sorted(spent.items(), key=lambda kv: -kv[1])}
+
+
+def training_flops(cell: Topology, task: ImageTask, steps: int, channels_last: bool) -> tuple[float, dict[str, float]]:
+    """Achieved training FLOP/s, and where the time of a step goes."""
     data = proxy_data(task)
     torch.manual_seed(0)
     model = build_proxy_network(cell, task, data.in_channels, data.n_classes)
@@ -45,14 +78,13 @@ def training_flops(cell: Topology, task: ImageTask, steps: int, channels_last: b
     bs = task.training.batch_size
     x = data.train_x[:bs].contiguous(memory_format=fmt)
     y = data.train_y[:bs]
-    for i in range(steps + 3):
-        if i == 3:
-            start = time.perf_counter()
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return 6 * macs * bs * steps / (time.perf_counter() - start)
+    for _ in range(3):  # warm-up: allocator, oneDNN primitive caches
+        step(model, opt, x, y)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step(model, opt, x, y)
+    flops = 6 * macs * bs * steps / (time.perf_counter() - start)
+    return flops, time_shares(model, opt, x, y, max(3, steps // 3))
 
 
 def main() -> None:
@@ -68,13 +100,20 @@ def main() -> None:
     task = ImageTask(dataset=args.dataset)
     cell = Topology.complete("cnn", balanced_ops("cnn", args.nodes, random.Random(derive_seed(0, "ops"))))
     peak_before = matmul_flops()
-    achieved = {fmt: training_flops(cell, task, args.steps, fmt == "channels_last") for fmt in ("channels_last", "nchw")}
+    measured = {fmt: training_flops(cell, task, args.steps, fmt == "channels_last") for fmt in ("channels_last", "nchw")}
     peak = max(peak_before, matmul_flops())
+    achieved = {fmt: flops for fmt, (flops, _) in measured.items()}
+    shares = {fmt: s for fmt, (_, s) in measured.items()}
+    # the convolutions' own rate: the step's FLOPs over the time convolution kernels took; were every other op
+    # free, the whole step would run at this fraction of the peak and no faster
+    conv_rate = {fmt: achieved[fmt] / shares[fmt]["convolution"] for fmt in achieved}
     emit({
         "threads": args.threads, "nodes": args.nodes, "keep_freed_memory": allocator_tuned,
         "matmul_gflops": round(peak / 1e9, 2),
         "training_gflops": {k: round(v / 1e9, 2) for k, v in achieved.items()},
         "fraction_of_matmul_peak": {k: round(v / peak, 3) for k, v in achieved.items()},
+        "time_shares": shares,
+        "convolution_kernels_fraction_of_peak": {k: round(v / peak, 3) for k, v in conv_rate.items()},
     }, args.out)
 
 
