@@ -3,7 +3,8 @@
 For chosen steps of an inherit run, the step's own K candidates (the run's sample) are
   - fine-tuned from the kept parent (the run's stored weights) for every budget in ``--budgets`` steps;
     the run's own budget reproduces the run's numbers, a check that this is the search's code path,
-  - trained from scratch as the paper does, with the run's seed and with a second seed.
+  - trained from scratch as the paper does, with the run's seed and with a second seed (or, with ``--reference``,
+    read from a finished paper-protocol run of the same settings wherever it stood on the same parent).
 All candidates are ranked by S. Reported per step: Kendall tau of every budget against from-scratch, of the
 second scratch seed against the first (how far the paper protocol agrees with itself: the ceiling), whether the
 winners agree, the from-scratch S lost by taking the fine-tune winner, and the seconds each protocol spent.
@@ -23,14 +24,15 @@ from shrinknas.run.executors import PoolExecutor, evaluate_with
 from shrinknas.run.store import RunStore
 from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec
 from shrinknas.search.autoshrink import derive_seed, sample_removals
-from shrinknas.search.driver import stored_config
+from shrinknas.search.driver import replay, stored_config
 from shrinknas.search.metric import score
 from shrinknas.topology import Topology
 from emit import emit  # benchmarks/emit.py
 
 
-def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, budgets: list[int], scratch_epochs: int):
-    """(label, spec) of every trial measured at ``step``: the K candidates under every protocol variant."""
+def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, budgets: list[int], scratch_epochs: int | None):
+    """(label, spec) of every trial measured at ``step``: the K candidates under every protocol variant
+    (no from-scratch variants when ``scratch_epochs`` is None: a reference run supplies them)."""
     kept = {row["step"]: row for row in store.steps()}
     parent_row = kept[step - 1]
     parent_topology = Topology.from_dict(parent_row["topology"])
@@ -43,15 +45,25 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, budgets: li
     seed = derive_seed(settings.seed, "trial", step)
     other_seed = derive_seed(settings.seed + 1, "trial", step)
     cells = [parent_topology.without(e) for e in sample_removals(parent_topology, settings.candidates, settings.seed, step)]
-    scratch_task = task.model_copy(update={"training": task.training.model_copy(update={"epochs": scratch_epochs})})
+    scratch_task = task.model_copy(update={"training": task.training.model_copy(update={"epochs": scratch_epochs or 1})})
     variants: list[tuple[str, ImageTask, int, ParentWeights | None]] = [
         (f"finetune_{b}", task.model_copy(update={"training": task.training.model_copy(update={"finetune_steps": b})}),
          seed, parent)
         for b in budgets
     ]
-    variants += [("scratch", scratch_task, seed, None), ("scratch_other_seed", scratch_task, other_seed, None)]
+    if scratch_epochs is not None:
+        variants += [("scratch", scratch_task, seed, None), ("scratch_other_seed", scratch_task, other_seed, None)]
     return cells, [(name, i, TrialSpec(cell, t, s, parent=p)) for name, t, s, p in variants
                    for i, cell in enumerate(cells)]
+
+
+def read_reference(folder: Path, config: AutoShrinkConfig) -> dict[tuple[int, Topology], TrialResult]:
+    """The from-scratch results of a finished paper-protocol run, by (step, cell)."""
+    with RunStore.read(folder) as ref_store:
+        ref_config = stored_config(ref_store)
+        if ref_config.search.protocol != "paper" or ref_config.task != config.task:
+            raise SystemExit(f"{folder} is not a --protocol paper run of the same task settings")
+        return {(c.step, c.topology): c.result for c in replay(ref_store).candidates}
 
 
 def tau(a: list[float], b: list[float]) -> float | None:
@@ -93,20 +105,32 @@ def main() -> None:
     parser.add_argument("--steps", type=int, nargs="+", default=[5, 15])
     parser.add_argument("--budgets", type=int, nargs="+", default=[8, 24, 48], help="fine-tune steps to compare")
     parser.add_argument("--scratch-epochs", type=int, default=3, help="from-scratch epochs (paper: up to 20)")
+    parser.add_argument("--reference", type=Path, default=None,
+                        help="a finished --protocol paper run of the same settings: its trials are the from-scratch "
+                             "side (steps where it stood on the same parent), so nothing is trained from scratch here")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     store = RunStore.read(args.run)
     config = stored_config(store)
-    jobs = [(step, *step_specs(store, config, step, args.budgets, args.scratch_epochs)) for step in args.steps]
+    reference = read_reference(args.reference, config) if args.reference else None
+    scratch_epochs = None if reference else args.scratch_epochs
+    jobs = [(step, *step_specs(store, config, step, args.budgets, scratch_epochs)) for step in args.steps]
     specs = [spec for _, _, labelled in jobs for _, _, spec in labelled]
     start = time.perf_counter()
     results = evaluate_with(PoolExecutor(args.workers))(specs)
     rows, offset = [], 0
     for step, cells, labelled in jobs:
-        rows.append(summarise(config, step, cells, labelled, results[offset : offset + len(labelled)]))
+        measured = results[offset : offset + len(labelled)]
         offset += len(labelled)
-    report = {"run": str(args.run), "settings": {k: v for k, v in vars(args).items() if k != "run"},
+        if reference is not None:
+            missing = [c for c in cells if (step, c) not in reference]
+            if missing:
+                raise SystemExit(f"{args.reference} did not train step {step}'s candidates: it kept another cell before")
+            labelled = labelled + [("scratch", i, None) for i in range(len(cells))]
+            measured = measured + [reference[(step, c)] for c in cells]
+        rows.append(summarise(config, step, cells, labelled, measured))
+    report = {"run": str(args.run), "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "run"},
               "wall_seconds": round(time.perf_counter() - start, 1), "steps": rows}
     emit(report, args.out)
 
