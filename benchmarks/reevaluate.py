@@ -1,0 +1,68 @@
+"""Unbiased proxy scores of the cells finished searches found: each run's best cell (and its complete DAG)
+trained from scratch again on the run's proxy with fresh seeds, the paper's schedule.
+
+A search's best S is a maximum over many single-seed trainings, so it is biased upward (the winner's curse),
+and more so the more candidates a protocol scores from scratch. Comparing two protocols' cells by their own
+best S therefore favours the one that trained more candidates; comparing them on fresh seeds does not.
+Usage: python benchmarks/reevaluate.py runs/fm5_inherit runs/fm5_paper --seeds 2 --workers 2 [--out FILE.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from shrinknas.run.executors import PoolExecutor, evaluate_with
+from shrinknas.run.store import RunStore
+from shrinknas.run.trial import TrialSpec
+from shrinknas.search.autoshrink import derive_seed
+from shrinknas.search.driver import replay, stored_config
+from shrinknas.search.metric import score
+from emit import emit  # benchmarks/emit.py
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("runs", type=Path, nargs="+", help="finished run directories with the same task settings")
+    parser.add_argument("--seeds", type=int, default=2, help="fresh seeds per cell")
+    parser.add_argument("--with-complete", action="store_true", help="re-train the complete DAG too (once)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    cells, configs = {}, {}
+    for folder in args.runs:
+        with RunStore.read(folder) as store:
+            config = stored_config(store)
+            result = replay(store)
+        configs[str(folder)] = config
+        cells[(str(folder), "best")] = (result.best.topology, result.best.score)
+        if args.with_complete and all(cell != result.chosen[0].topology for cell, _ in cells.values()):
+            cells[(str(folder), "complete")] = (result.chosen[0].topology, result.chosen[0].score)
+    tasks = {c.task for c in configs.values()}
+    if len(tasks) != 1:
+        raise SystemExit("the runs were searched with different task settings; their proxy scores do not compare")
+    config = next(iter(configs.values()))
+    seeds = [derive_seed(config.search.seed, "reevaluate", j) for j in range(args.seeds)]
+    labelled = [(name, TrialSpec(cell, config.task, seed)) for name, (cell, _) in cells.items() for seed in seeds]
+    start = time.perf_counter()
+    results = evaluate_with(PoolExecutor(args.workers))([spec for _, spec in labelled])
+    rows: dict[str, dict] = {}
+    for (name, spec), r in zip(labelled, results):
+        row = rows.setdefault(f"{name[0]}:{name[1]}", {
+            "run": name[0], "which": name[1], "cell": spec.topology.to_dict(), "edges": len(spec.topology.edges),
+            "macs": r.macs, "params": r.params, "S_in_search": round(cells[name][1], 4),
+            "val_acc_fresh": [], "S_fresh": [], "epochs": []})
+        row["val_acc_fresh"].append(r.val_acc)
+        row["S_fresh"].append(round(score(r, spec.topology, config.task, config.search), 4))
+        row["epochs"].append(r.epochs)
+    for row in rows.values():
+        row["S_fresh_mean"] = round(statistics.fmean(row["S_fresh"]), 4)
+        row["winners_curse"] = round(row["S_in_search"] - row["S_fresh_mean"], 4)
+    emit({"runs": [str(r) for r in args.runs], "seeds": seeds, "wall_seconds": round(time.perf_counter() - start, 1),
+          "cells": list(rows.values())}, args.out)
+
+
+if __name__ == "__main__":
+    main()
