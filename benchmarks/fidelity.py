@@ -30,7 +30,8 @@ from shrinknas.topology import Topology
 from emit import emit  # benchmarks/emit.py
 
 
-def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, budgets: list[int], scratch_epochs: int | None):
+def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, budgets: list[int], scratch_epochs: int | None,
+               schedules: tuple[str, ...] = ("constant",), finetune_other_seed: bool = False):
     """(label, spec) of every trial measured at ``step``: the K candidates under every protocol variant
     (no from-scratch variants when ``scratch_epochs`` is None: a reference run supplies them)."""
     kept = {row["step"]: row for row in store.steps()}
@@ -46,11 +47,17 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, budgets: li
     other_seed = derive_seed(settings.seed + 1, "trial", step)
     cells = [parent_topology.without(e) for e in sample_removals(parent_topology, settings.candidates, settings.seed, step)]
     scratch_task = task.model_copy(update={"training": task.training.model_copy(update={"epochs": scratch_epochs or 1})})
-    variants: list[tuple[str, ImageTask, int, ParentWeights | None]] = [
-        (f"finetune_{b}", task.model_copy(update={"training": task.training.model_copy(update={"finetune_steps": b})}),
-         seed, parent)
-        for b in budgets
-    ]
+    def finetune(b: int, schedule: str) -> ImageTask:
+        return task.model_copy(update={"training": task.training.model_copy(
+            update={"finetune_steps": b, "finetune_schedule": schedule})})
+
+    variants: list[tuple[str, ImageTask, int, ParentWeights | None]] = []
+    for b in budgets:
+        for schedule in schedules:
+            name = f"finetune_{b}" + ("" if schedule == "constant" else f"_{schedule}")
+            variants.append((name, finetune(b, schedule), seed, parent))
+            if finetune_other_seed:
+                variants.append((f"{name}_other_seed", finetune(b, schedule), other_seed, parent))
     if scratch_epochs is not None:
         variants += [("scratch", scratch_task, seed, None), ("scratch_other_seed", scratch_task, other_seed, None)]
     return cells, [(name, i, TrialSpec(cell, t, s, parent=p)) for name, t, s, p in variants
@@ -79,23 +86,26 @@ def summarise(config: AutoShrinkConfig, step: int, cells: list[Topology], labell
         scores.setdefault(name, [float("nan")] * len(cells))[i] = score(r, cells[i], config.task, config.search)
         accs.setdefault(name, [None] * len(cells))[i] = r.val_acc
         seconds[name] = seconds.get(name, 0.0) + r.seconds
-    scratch = scores["scratch"]
-    best_scratch = max(range(len(cells)), key=lambda i: scratch[i])
+    scratch = scores.get("scratch")  # absent with --scratch-epochs 0: fine-tune variants among themselves
+    best_scratch = max(range(len(cells)), key=lambda i: scratch[i]) if scratch else None
     variants = {}
     for name, s in scores.items():
         if name == "scratch":
             continue
         winner = max(range(len(cells)), key=lambda i: s[i])
         variants[name] = {
-            "kendall_tau_vs_scratch": tau(s, scratch),
-            "same_winner": winner == best_scratch,
-            "scratch_S_lost": round(scratch[best_scratch] - scratch[winner], 4),
+            "kendall_tau_vs_scratch": tau(s, scratch) if scratch else None,
+            # how far the variant agrees with itself under another seed: the noise in its own ranking
+            "kendall_tau_vs_other_seed": tau(s, scores[f"{name}_other_seed"]) if f"{name}_other_seed" in scores else None,
+            "same_winner": winner == best_scratch if scratch else None,
+            "scratch_S_lost": round(scratch[best_scratch] - scratch[winner], 4) if scratch else None,
             "seconds": round(seconds[name], 1),
-            "seconds_ratio_scratch_over_this": round(seconds["scratch"] / seconds[name], 2),
+            "seconds_ratio_scratch_over_this": round(seconds["scratch"] / seconds[name], 2) if scratch else None,
             "best_S": round(max(s), 4),
         }
     return {"step": step, "edges_before": len(cells[0].edges) + 1, "candidates": len(cells),
-            "scratch_seconds": round(seconds["scratch"], 1), "scratch_best_S": round(scratch[best_scratch], 4),
+            "scratch_seconds": round(seconds["scratch"], 1) if scratch else None,
+            "scratch_best_S": round(scratch[best_scratch], 4) if scratch else None,
             "variants": variants, "val_acc": accs}
 
 
@@ -104,7 +114,11 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="directory of a finished --protocol inherit run")
     parser.add_argument("--steps", type=int, nargs="+", default=[5, 15])
     parser.add_argument("--budgets", type=int, nargs="+", default=[8, 24, 48], help="fine-tune steps to compare")
-    parser.add_argument("--scratch-epochs", type=int, default=3, help="from-scratch epochs (paper: up to 20)")
+    parser.add_argument("--scratch-epochs", type=int, default=3, help="from-scratch epochs (paper: up to 20; 0: no from-scratch side)")
+    parser.add_argument("--schedules", nargs="+", default=["constant"], choices=["constant", "cosine"],
+                        help="fine-tune learning-rate schedules to compare")
+    parser.add_argument("--finetune-other-seed", action="store_true",
+                        help="fine-tune every variant with a second seed too (its seed-to-seed agreement)")
     parser.add_argument("--reference", type=Path, default=None,
                         help="a finished --protocol paper run of the same settings: its trials are the from-scratch "
                              "side (steps where it stood on the same parent), so nothing is trained from scratch here")
@@ -114,8 +128,9 @@ def main() -> None:
     store = RunStore.read(args.run)
     config = stored_config(store)
     reference = read_reference(args.reference, config) if args.reference else None
-    scratch_epochs = None if reference else args.scratch_epochs
-    jobs = [(step, *step_specs(store, config, step, args.budgets, scratch_epochs)) for step in args.steps]
+    scratch_epochs = None if reference or args.scratch_epochs == 0 else args.scratch_epochs
+    jobs = [(step, *step_specs(store, config, step, args.budgets, scratch_epochs, tuple(args.schedules),
+                               args.finetune_other_seed)) for step in args.steps]
     specs = [spec for _, _, labelled in jobs for _, _, spec in labelled]
     start = time.perf_counter()
     results = evaluate_with(PoolExecutor(args.workers))(specs)

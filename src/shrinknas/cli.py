@@ -128,6 +128,8 @@ def search_autoshrink(
         "trained from scratch, as published (rnn: the only one)"
     ),
     finetune_steps: Optional[int] = typer.Option(None, help="optimizer steps per candidate with --protocol inherit"),
+    finetune_schedule: Optional[str] = typer.Option(
+        None, help="learning rate of those steps: constant (default) | cosine (annealed to zero at the last step)"),
     seed: Optional[int] = typer.Option(None, help="one seed for every random choice"),
     device: Optional[str] = typer.Option(None, help="cpu | cuda"),
     threads: int = typer.Option(1, help="torch threads per trial (1 is fastest for small candidates on a busy CPU; "
@@ -175,6 +177,7 @@ def search_autoshrink(
         "search.stop_edges": stop_edges,
         "search.protocol": protocol,
         "task.training.finetune_steps": finetune_steps,
+        "task.training.finetune_schedule": finetune_schedule,
         "search.seed": seed,
         "task.device": device,
     }

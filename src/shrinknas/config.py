@@ -36,11 +36,14 @@ class ImageTraining(_Strict):
     max_steps: int | None = Field(None, ge=0, description="stop after this many optimizer steps (then validate)")
     finetune_steps: int = Field(24, ge=0, description="optimizer steps of a candidate that starts from its parent")
     finetune_lr: float = Field(4e-3, gt=0, description="Adam learning rate of such a candidate")
+    finetune_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="its learning rate: constant, or cosine-annealed to zero over the fine-tune steps")
 
     def finetuning(self) -> "ImageTraining":
-        """The schedule of a candidate that inherits weights: a short constant-rate fine-tune, no early exit."""
+        """The schedule of a candidate that inherits weights: a short fine-tune, no early exit."""
         return self.model_copy(update={"epochs": self.epochs, "max_steps": self.finetune_steps, "lr": self.finetune_lr,
-                                       "schedule": "constant", "patience": self.epochs + 1, "early_exit_acc": 0.0})
+                                       "schedule": self.finetune_schedule, "patience": self.epochs + 1,
+                                       "early_exit_acc": 0.0})
 
 
 class TextTraining(_Strict):

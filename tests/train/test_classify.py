@@ -1,16 +1,17 @@
-"""The candidate trainer's choice of memory format around a torch CPU kernel bug."""
+"""The candidate trainer: its memory format around a torch CPU kernel bug, and its learning-rate schedule."""
 
 import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch
 from torch import nn
 
 from shrinknas.config import ImageTask, ImageTraining
 from shrinknas.nets.cnn import build_proxy_network
 from shrinknas.topology import Topology
-from shrinknas.train.classify import channels_last_crashes, memory_format_for
+from shrinknas.train.classify import channels_last_crashes, lr_schedule, memory_format_for
 
 CELL = Topology.complete("cnn", ("input", "conv1x1", "sepconv3x3", "conv1x1"))
 
@@ -55,3 +56,29 @@ def test_a_network_that_crashes_channels_last_kernels_trains() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "trained" in done.stdout
+
+
+def learning_rates(settings: ImageTraining, steps_per_epoch: int, steps: int) -> list[float]:
+    optimizer = torch.optim.Adam([nn.Parameter(torch.zeros(1))], lr=settings.lr)
+    schedule = lr_schedule(optimizer, settings, steps_per_epoch)
+    rates = []
+    for _ in range(steps):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        if schedule is not None:
+            schedule.step()
+    return rates + [optimizer.param_groups[0]["lr"]]
+
+
+def test_a_cosine_fine_tune_anneals_to_zero_at_its_last_step_not_at_the_end_of_the_epochs() -> None:
+    tune = ImageTraining(finetune_steps=24, finetune_schedule="cosine").finetuning()
+    rates = learning_rates(tune, steps_per_epoch=40, steps=24)
+    assert rates[0] == pytest.approx(4e-3)
+    assert rates[12] == pytest.approx(2e-3)  # halfway down
+    assert rates[-1] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_the_default_fine_tune_keeps_a_constant_rate_and_full_training_anneals_over_all_epochs() -> None:
+    assert set(learning_rates(ImageTraining().finetuning(), 40, 24)) == {4e-3}
+    full = learning_rates(ImageTraining(epochs=2, schedule="cosine"), steps_per_epoch=10, steps=20)
+    assert full[10] == pytest.approx(2e-3) and full[-1] == pytest.approx(0.0, abs=1e-12)

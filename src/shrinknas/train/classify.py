@@ -118,6 +118,18 @@ Outcome = FitResult | Diverged
 FinishCallback = Callable[[int, Outcome], None]
 
 
+def lr_schedule(optimizer: torch.optim.Optimizer, settings: ImageTraining,
+                steps_per_epoch: int) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """Cosine annealing reaches zero after the last step the run will take (``max_steps`` where it ends the run
+    early, as in a fine-tune), so the final weights are those of a settled, not a mid-schedule, optimizer."""
+    if settings.schedule != "cosine":
+        return None
+    total = settings.epochs * steps_per_epoch
+    if settings.max_steps is not None:
+        total = min(total, settings.max_steps)
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(1, total))
+
+
 def fit(
     model: nn.Module,
     data: Splits,
@@ -162,12 +174,7 @@ def fit_candidates(
     train_x, train_y = data.train_x.to(dev), data.train_y.to(dev)
     val_x, val_y = data.val_x.to(dev).contiguous(memory_format=memory_format), data.val_y.to(dev)
     optimizer = torch.optim.Adam(param_groups(model, settings), lr=settings.lr)
-    steps_per_epoch = math.ceil(len(train_x) / settings.batch_size)
-    scheduler = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.epochs * steps_per_epoch)
-        if settings.schedule == "cosine"
-        else None
-    )
+    scheduler = lr_schedule(optimizer, settings, math.ceil(len(train_x) / settings.batch_size))
     loss_fn = nn.CrossEntropyLoss()
     steps = 0
     budget = settings.max_steps if settings.max_steps is not None else float("inf")
