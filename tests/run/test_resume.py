@@ -24,10 +24,17 @@ pytestmark = pytest.mark.slow
 K = 3  # candidates per step in TINY_SEARCH: step s holds trial rows 1 + K*(s-1) + 1 .. 1 + K*s
 
 
+def _default_sigint() -> None:
+    """Ctrl-C as in a terminal. A test run started in the background (``make test &``) ignores SIGINT, a child
+    inherits that, and Python then installs no KeyboardInterrupt handler: the search could not be stopped."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_search(out: Path, *extra: str, tag: str = "") -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=worker_pythonpath(), SHRINKNAS_TEST_TAG=tag)
     command = [sys.executable, "-m", "shrinknas.cli", *TINY_SEARCH, "--out", str(out), *extra]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
 
 
 def _rows(out: Path) -> int:
@@ -39,29 +46,16 @@ def _rows(out: Path) -> int:
         return 0
 
 
-ATTEMPTS = 3  # a loaded machine can deschedule this test past step 1; a later attempt lands in it
-
-
-def _search_stopped_mid_step_one(folder: Path, sig: int, *extra: str, tag: str = "") -> tuple[Path, subprocess.Popen, int]:
-    """A search in a fresh directory, sent ``sig`` as soon as the first trial of step 1 is committed; returns
-    its directory, its process and the rows stored at that moment.
-
-    Stopping in the middle of step 1 is what the tests are about. When this process was descheduled until the
-    search had gone past it, that attempt proves nothing and the search starts again in another directory.
-    """
-    for attempt in range(ATTEMPTS):
-        out = folder / f"run{attempt}"
-        process = _start_search(out, *extra, tag=tag)
-        while _rows(out) < 2:
-            assert process.poll() is None, process.communicate()
-            time.sleep(0.005)
-        process.send_signal(sig)
-        process.wait(timeout=60)
-        rows = _rows(out)
-        if 2 <= rows < 2 + K:
-            return out, process, rows
-        process.communicate()
-    pytest.fail(f"the signal never landed in the middle of step 1 in {ATTEMPTS} attempts")
+def _stop_mid_step_one(process: subprocess.Popen, out: Path, sig: int) -> int:
+    """Send ``sig`` as soon as the first trial of step 1 is committed; returns the rows stored at that moment."""
+    while _rows(out) < 2:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.005)
+    process.send_signal(sig)
+    process.wait(timeout=60)
+    rows = _rows(out)
+    assert 2 <= rows < 2 + K, "the signal must land in the middle of step 1 for this test to mean anything"
+    return rows
 
 
 def _trials(out: Path) -> dict[str, tuple]:
@@ -109,8 +103,8 @@ def _wait_until_gone(tag: str) -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds leftover workers through /proc")
 def test_sigkill_mid_step_then_resume_gives_the_same_search(cli, tmp_path, uninterrupted):
-    tag = uuid.uuid4().hex
-    out, _, rows_at_kill = _search_stopped_mid_step_one(tmp_path, signal.SIGKILL, "--workers", "2", tag=tag)
+    out, tag = tmp_path / "run", uuid.uuid4().hex
+    rows_at_kill = _stop_mid_step_one(_start_search(out, "--workers", "2", tag=tag), out, signal.SIGKILL)
     assert _wait_until_gone(tag) == []  # pool workers end with the search that owned them
     before = _trials(out)
     assert len(before) == rows_at_kill
@@ -138,7 +132,9 @@ def test_sigkill_mid_step_then_resume_gives_the_same_search(cli, tmp_path, unint
 
 
 def test_ctrl_c_keeps_the_store_and_prints_a_command_that_resumes(cli, tmp_path, uninterrupted):
-    out, process, rows = _search_stopped_mid_step_one(tmp_path, signal.SIGINT, "--force-new")
+    out = tmp_path / "run"
+    process = _start_search(out, "--force-new")
+    rows = _stop_mid_step_one(process, out, signal.SIGINT)
     _, err = process.communicate()
     assert process.returncode == 130
     assert err.count("\n") == 1 and "Traceback" not in err
