@@ -46,7 +46,6 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, budgets: li
     seed = derive_seed(settings.seed, "trial", step)
     other_seed = derive_seed(settings.seed + 1, "trial", step)
     cells = [parent_topology.without(e) for e in sample_removals(parent_topology, settings.candidates, settings.seed, step)]
-    scratch_task = task.model_copy(update={"training": task.training.model_copy(update={"epochs": scratch_epochs or 1})})
     def finetune(b: int, schedule: str) -> ImageTask:
         return task.model_copy(update={"training": task.training.model_copy(
             update={"finetune_steps": b, "finetune_schedule": schedule})})
@@ -59,6 +58,7 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, budgets: li
             if finetune_other_seed:
                 variants.append((f"{name}_other_seed", finetune(b, schedule), other_seed, parent))
     if scratch_epochs is not None:
+        scratch_task = task.model_copy(update={"training": task.training.model_copy(update={"epochs": scratch_epochs})})
         variants += [("scratch", scratch_task, seed, None), ("scratch_other_seed", scratch_task, other_seed, None)]
     return cells, [(name, i, TrialSpec(cell, t, s, parent=p)) for name, t, s, p in variants
                    for i, cell in enumerate(cells)]
@@ -66,11 +66,10 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, budgets: li
 
 def read_reference(folder: Path, config: AutoShrinkConfig) -> dict[tuple[int, Topology], TrialResult]:
     """The from-scratch results of a finished paper-protocol run, by (step, cell)."""
-    with RunStore.read(folder) as ref_store:
-        ref_config = stored_config(ref_store)
-        if ref_config.search.protocol != "paper" or ref_config.task != config.task:
-            raise SystemExit(f"{folder} is not a --protocol paper run of the same task settings")
-        return {(c.step, c.topology): c.result for c in replay(ref_store).candidates}
+    ref_config, ref = replay(folder)
+    if ref_config.search.protocol != "paper" or ref_config.task != config.task:
+        raise SystemExit(f"{folder} is not a --protocol paper run of the same task settings")
+    return {(c.step, c.topology): c.result for c in ref.candidates}
 
 
 def tau(a: list[float], b: list[float]) -> float | None:

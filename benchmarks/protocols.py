@@ -23,9 +23,8 @@ from scipy.stats import kendalltau
 from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
 from shrinknas.run.trial import TrialSpec
 from shrinknas.run.executors import PoolExecutor, evaluate_serially, evaluate_with
-from shrinknas.run.store import RunStore
 from shrinknas.search.autoshrink import SearchResult, autoshrink, derive_seed
-from shrinknas.search.driver import replay, stored_config
+from shrinknas.search.driver import replay
 from shrinknas.search.metric import score
 from emit import emit  # benchmarks/emit.py
 
@@ -46,11 +45,9 @@ def read_runs(inherit_dir: Path, paper_dir: Path) -> dict[str, tuple[AutoShrinkC
     """Both finished runs, replayed from their stores, with the wall seconds their summaries recorded."""
     runs = {}
     for protocol, folder in (("inherit", inherit_dir), ("paper", paper_dir)):
-        with RunStore.read(folder) as store:
-            config = stored_config(store)
-            if config.search.protocol != protocol:
-                raise SystemExit(f"{folder} is a --protocol {config.search.protocol} run, not {protocol}")
-            result = replay(store)
+        config, result = replay(folder)
+        if config.search.protocol != protocol:
+            raise SystemExit(f"{folder} is a --protocol {config.search.protocol} run, not {protocol}")
         wall = json.loads((folder / "summary.json").read_text())["wall_seconds"]
         runs[protocol] = (config, result, wall)
     same = [c.model_copy(update={"search": c.search.model_copy(update={"protocol": "paper"})}) for c, _, _ in runs.values()]

@@ -15,10 +15,9 @@ import time
 from pathlib import Path
 
 from shrinknas.run.executors import PoolExecutor, evaluate_with
-from shrinknas.run.store import RunStore
 from shrinknas.run.trial import TrialSpec
 from shrinknas.search.autoshrink import derive_seed
-from shrinknas.search.driver import replay, stored_config
+from shrinknas.search.driver import replay
 from shrinknas.search.metric import score
 from emit import emit  # benchmarks/emit.py
 
@@ -33,9 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     cells, configs = {}, {}
     for folder in args.runs:
-        with RunStore.read(folder) as store:
-            config = stored_config(store)
-            result = replay(store)
+        config, result = replay(folder)
         configs[str(folder)] = config
         cells[(str(folder), "best")] = (result.best.topology, result.best.score)
         if args.with_complete and all(cell != result.chosen[0].topology for cell, _ in cells.values()):

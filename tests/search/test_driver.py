@@ -28,8 +28,8 @@ def test_a_finished_run_gives_back_the_settings_it_was_started_with(tmp_path):
 @pytest.mark.parametrize("protocol", ["inherit", "paper"])
 def test_replaying_a_finished_run_gives_its_trajectory_without_training(tmp_path, protocol):
     summary = run_autoshrink(tiny(protocol), tmp_path, SerialExecutor(threads_per_trial=1))
-    with RunStore.read(tmp_path) as store:
-        replayed = replay(store)
+    config, replayed = replay(tmp_path)
+    assert config == tiny(protocol)
     assert len(replayed.candidates) == summary["trials"] >= 3
     assert replayed.best.score == summary["best"]["S"]
     assert replayed.best.topology.to_dict() == summary["best"]["cell"]
@@ -40,5 +40,5 @@ def test_replaying_a_run_whose_store_lacks_a_trial_is_an_error_not_a_training(tm
     run_autoshrink(tiny("paper"), tmp_path, SerialExecutor(threads_per_trial=1))
     with sqlite3.connect(tmp_path / "trials.sqlite") as conn:
         conn.execute("DELETE FROM trials WHERE rowid = (SELECT max(rowid) FROM trials)")
-    with RunStore.read(tmp_path) as store, pytest.raises(ShrinkNASError, match="lacks 1 trial"):
-        replay(store)
+    with pytest.raises(ShrinkNASError, match="lacks 1 trial"):
+        replay(tmp_path)

@@ -75,19 +75,20 @@ def stored_config(store: RunStore) -> AutoShrinkConfig:
     return AutoShrinkConfig.model_validate({k: v for k, v in store.config().items() if k != THREADS_KEY})
 
 
-def replay(store: RunStore) -> SearchResult:
-    """A finished run's search result, read back from its store without training anything (for scripts that
-    compare runs); a trial the store lacks is an error, since replaying it would mean training it."""
-    config = stored_config(store)
+def replay(run_dir: Path | str) -> tuple[AutoShrinkConfig, SearchResult]:
+    """A finished run's settings and search result, read back from its store without training anything (for
+    scripts that compare runs); a trial the store lacks is an error, since replaying it would mean training it."""
+    with RunStore.read(Path(run_dir)) as store:
+        config = stored_config(store)
 
-    def from_store(specs: list[TrialSpec], on_result: IndexCallback | None = None) -> list[TrialResult]:
-        found = store.get_many(spec.key() for spec in specs)
-        missing = [spec for spec in specs if spec.key() not in found]
-        if missing:
-            raise ShrinkNASError(f"{store.path} lacks {len(missing)} trial(s) of this run: is it finished?")
-        return [found[spec.key()] for spec in specs]
+        def from_store(specs: list[TrialSpec], on_result: IndexCallback | None = None) -> list[TrialResult]:
+            found = store.get_many(spec.key() for spec in specs)
+            missing = [spec for spec in specs if spec.key() not in found]
+            if missing:
+                raise ShrinkNASError(f"{store.path} lacks {len(missing)} trial(s) of this run: is it finished?")
+            return [found[spec.key()] for spec in specs]
 
-    return autoshrink(config, from_store)
+        return config, autoshrink(config, from_store)
 
 
 def run_autoshrink(
