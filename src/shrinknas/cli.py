@@ -130,6 +130,9 @@ def search_autoshrink(
     finetune_steps: Optional[int] = typer.Option(None, help="optimizer steps per candidate with --protocol inherit"),
     finetune_schedule: Optional[str] = typer.Option(
         None, help="learning rate of those steps: constant (default) | cosine (annealed to zero at the last step)"),
+    path_dropout: Optional[float] = typer.Option(
+        None, help="chance that training cuts each cell edge per sample, so a parent's weights suit its children "
+        "(default 0)"),
     seed: Optional[int] = typer.Option(None, help="one seed for every random choice"),
     device: Optional[str] = typer.Option(None, help="cpu | cuda"),
     threads: int = typer.Option(1, help="torch threads per trial (1 is fastest for small candidates on a busy CPU; "
@@ -178,6 +181,7 @@ def search_autoshrink(
         "search.protocol": protocol,
         "task.training.finetune_steps": finetune_steps,
         "task.training.finetune_schedule": finetune_schedule,
+        "task.training.path_dropout": path_dropout,
         "search.seed": seed,
         "task.device": device,
     }

@@ -19,6 +19,31 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+_NEUTRAL = "identity_neutral"
+
+
+def added_setting(default: Any, **kwargs: Any) -> Any:
+    """A field added after runs were stored. Its default must do what the code did before the field existed;
+    at that value ``identity`` leaves it out, so stored runs keep their trial keys and stay resumable."""
+    return Field(default, json_schema_extra={_NEUTRAL: default}, **kwargs)
+
+
+def identity(model: BaseModel) -> dict[str, Any]:
+    """The settings that decide an outcome, as JSON: trial keys and a run's stored identity are made of this."""
+    data = model.model_dump(mode="json")
+    _drop_neutral(model, data)
+    return data
+
+
+def _drop_neutral(model: BaseModel, data: dict[str, Any]) -> None:
+    for name, info in type(model).model_fields.items():
+        value, extra = getattr(model, name), info.json_schema_extra
+        if isinstance(extra, dict) and _NEUTRAL in extra and value == extra[_NEUTRAL]:
+            del data[name]
+        elif isinstance(value, BaseModel):
+            _drop_neutral(value, data[name])
+
+
 class ImageTraining(_Strict):
     """Candidate training for image classification (authors: Adam 4e-3, batch 128, <=20 epochs)."""
 
@@ -36,8 +61,11 @@ class ImageTraining(_Strict):
     max_steps: int | None = Field(None, ge=0, description="stop after this many optimizer steps (then validate)")
     finetune_steps: int = Field(24, ge=0, description="optimizer steps of a candidate that starts from its parent")
     finetune_lr: float = Field(4e-3, gt=0, description="Adam learning rate of such a candidate")
-    finetune_schedule: Literal["constant", "cosine"] = Field(
+    finetune_schedule: Literal["constant", "cosine"] = added_setting(
         "constant", description="its learning rate: constant, or cosine-annealed to zero over the fine-tune steps")
+    path_dropout: float = added_setting(
+        0.0, ge=0, lt=1, description="chance that training cuts an edge of a cell, per sample (a node left without "
+        "input is cut too): trains a parent whose weights still work with an edge removed (inherit protocol)")
 
     def finetuning(self) -> "ImageTraining":
         """The schedule of a candidate that inherits weights: a short fine-tune, no early exit."""

@@ -100,16 +100,31 @@ class Cell(nn.Module):
         self.out_labels, self.axes = cell_labels(
             cell.ops, self.inputs, self.leaves, self.in_labels, index, width, isinstance(self.projection, nn.Sequential)
         )
+        #: chance that training cuts each edge for a sample, as a removal would (``ImageTraining.path_dropout``)
+        self.path_dropout = 0.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         states = {0: self.pool(x)}
+        cut = self.path_dropout if self.training else 0.0
+        alive = {0: x.new_ones(x.shape[0], 1, 1, 1)}  # per sample: 0 where a node has lost all its inputs to cuts
         for v in self.nodes:
             preds = self.inputs[v]
             joined = states[preds[0]] if len(preds) == 1 else torch.cat([states[u] for u in preds], dim=1)
+            if cut:  # each edge is cut with chance ``cut``, and a dead node's edges with it
+                kept = [(torch.rand_like(alive[u]) >= cut).to(x.dtype) * alive[u] for u in preds]
+                alive[v] = torch.stack(kept).amax(0)
+                joined = joined * self._widen(kept, [states[u].shape[1] for u in preds])
             states[v] = self.ops[str(v)](joined)
         leaves = [states[v] for v in self.leaves]
         out = leaves[0] if len(leaves) == 1 else torch.cat(leaves, dim=1)
+        if cut:
+            out = out * self._widen([alive[v] for v in self.leaves], [s.shape[1] for s in leaves])
         return out + self.projection(x)
+
+    @staticmethod
+    def _widen(masks: list[torch.Tensor], channels: list[int]) -> torch.Tensor:
+        """Per-sample masks of concatenated inputs, one per input, as one (N, channels, 1, 1) mask."""
+        return torch.cat([m.expand(-1, c, -1, -1) for m, c in zip(masks, channels)], dim=1)
 
 
 @dataclass(frozen=True)
@@ -207,4 +222,7 @@ def preset_network(topology: Topology, name: str, act: str = "relu") -> tuple[Ce
 
 
 def build_proxy_network(topology: Topology, task: ImageTask, in_channels: int, n_classes: int) -> CellNetwork:
-    return CellNetwork(topology, proxy_macro(task), in_channels, n_classes)
+    network = CellNetwork(topology, proxy_macro(task), in_channels, n_classes)
+    for cell in network.cells:
+        cell.path_dropout = task.training.path_dropout
+    return network

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 def batch_key(spec: TrialSpec) -> str | None:
     """Specs with equal keys can train as one batched model; None: this spec trains alone."""
-    if not isinstance(spec.task, ImageTask):
+    if not isinstance(spec.task, ImageTask) or spec.task.training.path_dropout:  # batched cells draw no cuts
         return None
     parent = spec.parent.key if spec.parent is not None else None
     return json.dumps([spec.task.model_dump(mode="json"), spec.seed, parent, spec.topology.ops], sort_keys=True)

@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..config import ImageTask, TextTask
+from ..config import ImageTask, TextTask, identity
 from ..topology import Topology
 from ..train.common import Diverged, seed_everything
 
@@ -54,7 +54,7 @@ class TrialSpec:
 
     def key(self) -> str:
         """Canonical key: equal keys mean equal outcomes, so a key already stored is never retrained."""
-        parts = [self.topology.key(), self.task.model_dump(mode="json"), self.seed]
+        parts = [self.topology.key(), identity(self.task), self.seed]
         if self.parent is not None:  # weights are a function of the trial that made them
             parts.append(self.parent.key)
         text = json.dumps(parts, sort_keys=True, separators=(",", ":"))

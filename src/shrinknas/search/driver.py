@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..config import AutoShrinkConfig, ImageTask, TextTask, dump_yaml
+from ..config import AutoShrinkConfig, ImageTask, TextTask, dump_yaml, identity
 from ..errors import ShrinkNASError
 from ..run.executors import Executor, SerialExecutor
 from ..run.rundir import BEST_CELL, CONFIG, SUMMARY, TRAJECTORY, RunDir
@@ -107,11 +107,11 @@ def run_autoshrink(
     check_task(config.task)
     executor = executor or SerialExecutor()
     # torch threads change a trial's numbers in the last bits: a resumed run must train with the same count
-    identity = {**config.model_dump(mode="json"), THREADS_KEY: executor.threads_per_trial}
+    run_identity = {**identity(config), THREADS_KEY: executor.threads_per_trial}
     run = RunDir(out).create()
     if force_new:
         run.remove(SUMMARY, BEST_CELL, TRAJECTORY, CONFIG)  # no result of the old run may outlive it
-    with RunStore.open(run.path, METHOD, identity, force_new=force_new) as store:
+    with RunStore.open(run.path, METHOD, run_identity, force_new=force_new) as store:
         if on_open is not None:
             on_open(store.progress())
         run.write_text(CONFIG, dump_yaml(config))
