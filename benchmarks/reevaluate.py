@@ -1,5 +1,5 @@
 """Unbiased proxy scores of the cells finished searches found: each run's best cell (and its complete DAG)
-trained from scratch again on the run's proxy with fresh seeds, the paper's schedule.
+trained from scratch again on the run's proxy with fresh seeds, the paper's schedule (no path dropout).
 
 A search's best S is a maximum over many single-seed trainings, so it is biased upward (the winner's curse),
 and more so the more candidates a protocol scores from scratch. Comparing two protocols' cells by their own
@@ -14,12 +14,23 @@ import statistics
 import time
 from pathlib import Path
 
+from shrinknas.config import ImageTask, ImageTraining
 from shrinknas.run.executors import PoolExecutor, evaluate_with
 from shrinknas.run.trial import TrialSpec
 from shrinknas.search.autoshrink import derive_seed
 from shrinknas.search.driver import replay
 from shrinknas.search.metric import score
 from emit import emit  # benchmarks/emit.py
+
+
+#: settings only the fast protocol's training reads; a cell trained from scratch is trained without them
+FAST_ONLY = ("finetune_steps", "finetune_lr", "finetune_schedule", "path_dropout")
+
+
+def from_scratch(task: ImageTask) -> ImageTask:
+    """The paper's training of a cell, so cells found by either protocol are judged alike."""
+    defaults = {name: ImageTraining.model_fields[name].default for name in FAST_ONLY}
+    return task.model_copy(update={"training": task.training.model_copy(update=defaults)})
 
 
 def main() -> None:
@@ -37,12 +48,13 @@ def main() -> None:
         cells[(str(folder), "best")] = (result.best.topology, result.best.score)
         if args.with_complete and all(cell != result.chosen[0].topology for cell, _ in cells.values()):
             cells[(str(folder), "complete")] = (result.chosen[0].topology, result.chosen[0].score)
-    tasks = {c.task for c in configs.values()}
+    tasks = {from_scratch(c.task) for c in configs.values()}
     if len(tasks) != 1:
         raise SystemExit("the runs were searched with different task settings; their proxy scores do not compare")
     config = next(iter(configs.values()))
+    task = tasks.pop()
     seeds = [derive_seed(config.search.seed, "reevaluate", j) for j in range(args.seeds)]
-    labelled = [(name, TrialSpec(cell, config.task, seed)) for name, (cell, _) in cells.items() for seed in seeds]
+    labelled = [(name, TrialSpec(cell, task, seed)) for name, (cell, _) in cells.items() for seed in seeds]
     start = time.perf_counter()
     results = evaluate_with(PoolExecutor(args.workers))([spec for _, spec in labelled])
     rows: dict[str, dict] = {}
@@ -52,7 +64,7 @@ def main() -> None:
             "macs": r.macs, "params": r.params, "S_in_search": round(cells[name][1], 4),
             "val_acc_fresh": [], "S_fresh": [], "epochs": []})
         row["val_acc_fresh"].append(r.val_acc)
-        row["S_fresh"].append(round(score(r, spec.topology, config.task, config.search), 4))
+        row["S_fresh"].append(round(score(r, spec.topology, task, config.search), 4))
         row["epochs"].append(r.epochs)
     for row in rows.values():
         row["S_fresh_mean"] = round(statistics.fmean(row["S_fresh"]), 4)

@@ -43,7 +43,9 @@ def test_bad_flag_is_one_line_and_exit_2(cli):
     assert code == 2 and err.count("\n") == 1 and "--nodes" in err
 
 
-@pytest.mark.parametrize("flag, value", [("--resource", "watts"), ("--finetune-schedule", "linear")])
+@pytest.mark.parametrize(
+    "flag, value", [("--resource", "watts"), ("--finetune-schedule", "linear"), ("--path-dropout", "1.5")]
+)
 def test_invalid_setting_is_exit_2(cli, tmp_path, flag, value):
     code, _, err = cli("search", "autoshrink", flag, value, "--out", tmp_path)
     assert code == 2 and err.count("\n") == 1 and flag.lstrip("-").split("-")[-1] in err

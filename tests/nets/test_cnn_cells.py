@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from shrinknas.config import ImageTask
+from shrinknas.config import ImageTask, ImageTraining
 from shrinknas.nets.cnn import Cell, CellNetwork, build_proxy_network, cifar_macro, make_divisible, preset_network
 from shrinknas.resources import count
 from shrinknas.topology import Topology
@@ -74,3 +74,33 @@ def test_shrinkcnn_a_matches_paper_table_2():
 def test_make_divisible():
     assert [make_divisible(16 * s) for s in (1, 2, 4)] == [16, 32, 64]
     assert make_divisible(10) == 12 and make_divisible(3) == 4
+
+
+def test_path_dropout_cuts_edges_per_sample_and_only_in_training():
+    torch.manual_seed(0)
+    cell = Cell(SHRINK_A, c_in=8, width=6, pool=2)
+    x = torch.randn(4, 8, 16, 16)
+    cell.eval()
+    reference = cell(x)
+    cell.path_dropout = 0.5
+    assert torch.equal(cell(x), reference)  # evaluation never cuts
+    cell.train()
+    cell.path_dropout = 1 - 1e-9  # every edge cut: every node dead, only the residual is left
+    assert torch.allclose(cell(x), cell.projection(x))
+
+
+def test_a_node_cut_off_from_its_inputs_is_dead_downstream():
+    torch.manual_seed(0)
+    chain = Topology("cnn", ("input", "conv1x1", "conv1x1"), ((0, 1), (1, 2)))
+    cell = Cell(chain, c_in=4, width=4)  # identity residual: a dead output node leaves exactly x
+    cell.path_dropout = 0.5
+    x = torch.randn(512, 4, 3, 3)
+    dead = (cell(x) - x).flatten(1).abs().amax(1) == 0
+    # node 2 lives only if both edges survive (1/4); cutting 0->1 alone must kill it too
+    assert 0.65 < dead.float().mean().item() < 0.85
+
+
+def test_proxy_network_takes_path_dropout_from_the_task():
+    task = ImageTask(training=ImageTraining(path_dropout=0.3))
+    network = build_proxy_network(SHRINK_A, task, 1, 10)
+    assert [cell.path_dropout for cell in network.cells] == [0.3] * task.stages

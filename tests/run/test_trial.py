@@ -1,5 +1,7 @@
-from shrinknas.config import ImageTask, ImageTraining
+from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining
+from shrinknas.run.batch import batch_key
 from shrinknas.run.trial import TrialResult, TrialSpec, evaluate
+from shrinknas.search.autoshrink import derive_seed, initial_cell
 from shrinknas.topology import Topology
 
 CELL = Topology.complete("cnn", ("input", "conv1x1", "sepconv3x3"))
@@ -33,3 +35,19 @@ def test_diverging_candidate_is_a_failed_trial_with_its_reason():
 def test_exception_becomes_a_failed_trial():
     result = evaluate(TrialSpec(CELL, tiny().model_copy(update={"device": "cuda:7"}), 0))
     assert result.status == "failed" and "cuda" in result.error.lower()
+
+
+def test_settings_added_later_keep_stored_trial_keys_at_their_neutral_default():
+    # the key a Fashion-MNIST N=5 search stored for its complete DAG before finetune_schedule and path_dropout existed
+    config = AutoShrinkConfig.model_validate({"search": {"nodes": 5}, "task": {"task": "cnn", "dataset": "fashion-mnist"}})
+    spec = TrialSpec(initial_cell(config), config.task, derive_seed(0, "trial", 0))
+    assert spec.key() == "7c919d0ce85b9948f21d1aa931d922a38a172a5d"
+    for changed in ({"finetune_schedule": "cosine"}, {"path_dropout": 0.1}):
+        training = config.task.training.model_copy(update=changed)
+        other = TrialSpec(spec.topology, config.task.model_copy(update={"training": training}), spec.seed)
+        assert other.key() != spec.key()
+
+
+def test_cut_edges_train_alone_not_in_a_batched_model():
+    assert batch_key(TrialSpec(CELL, tiny(), 0)) is not None
+    assert batch_key(TrialSpec(CELL, tiny(path_dropout=0.2), 0)) is None
