@@ -106,7 +106,7 @@ class Cell(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         states = {0: self.pool(x)}
         cut = self.path_dropout if self.training else 0.0
-        alive = {0: x.new_ones(x.shape[0], 1, 1, 1)}  # per sample: 0 where a node has lost all its inputs to cuts
+        alive = {0: x.new_ones(x.shape[0], 1, 1, 1)} if cut else {}  # per sample: 0 where a node lost all inputs
         for v in self.nodes:
             preds = self.inputs[v]
             joined = states[preds[0]] if len(preds) == 1 else torch.cat([states[u] for u in preds], dim=1)
