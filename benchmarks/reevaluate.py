@@ -24,7 +24,7 @@ from emit import emit  # benchmarks/emit.py
 
 
 #: settings only the fast protocol's training reads; a cell trained from scratch is trained without them
-FAST_ONLY = ("finetune_steps", "finetune_lr", "finetune_schedule", "path_dropout")
+FAST_ONLY = ("finetune_steps", "finetune_lr", "finetune_schedule", "path_dropout", "leaf_handover")
 
 
 def from_scratch(task: ImageTask) -> ImageTask:

@@ -70,3 +70,40 @@ def test_a_new_leaf_enters_the_next_layers_through_zero_weights():
     assert torch.all(next_in[:, :16] == 0)
     assert torch.equal(next_in[:, 16:], parent.cells[1].ops["1"][0].weight)
     assert torch.all(child.cells[0].projection[0].weight[:16] == 0)
+
+
+CHAIN = Topology("cnn", ("input", "conv1x1", "conv1x1"), ((0, 1), (1, 2)))  # removing 1->2 kills leaf 2
+
+
+def test_without_handover_a_leaf_replacing_a_dead_one_cuts_the_network_off():
+    parent = trained_like(CHAIN, 3)
+    child = build_proxy_network(CHAIN.without((1, 2)), TASK, 1, 10).eval()
+    inherit(child, parent)
+    assert child.cells[0].leaves == [1]
+    with torch.no_grad():  # every layer after cell 0 reads it through zero weights: the input no longer matters
+        outputs = child(torch.randn(4, 1, 12, 12))
+    assert torch.allclose(outputs, outputs[:1].expand_as(outputs), atol=1e-6)
+
+
+def test_with_handover_the_new_leaf_inherits_the_dead_leafs_output_weights():
+    parent = trained_like(CHAIN, 3)
+    child = build_proxy_network(CHAIN.without((1, 2)), TASK, 1, 10).eval()
+    inherit(child, parent, handover=True)
+    p, c = parent.state_dict(), child.state_dict()
+    for name in ("cells.0.ops.1.0.weight", "cells.0.projection.0.weight", "cells.0.projection.1.running_mean",
+                 "cells.1.ops.1.0.weight", "cells.1.projection.0.weight"):
+        assert torch.equal(c[name], p[name]), name
+    assert "cells.0.ops.2.0.weight" not in c  # the dead leaf itself is gone
+    with torch.no_grad():
+        outputs = child(torch.randn(4, 1, 12, 12))
+    assert not torch.allclose(outputs, outputs[:1].expand_as(outputs), atol=1e-3)
+
+
+def test_handover_leaves_every_other_removal_as_it_was():
+    parent = trained_like(PARENT, 4)
+    for edge in PARENT.edges:
+        plain, handed = (trained_like(PARENT.without(edge), 5) for _ in range(2))
+        inherit(plain, parent)
+        inherit(handed, parent, handover=True)
+        for name, tensor in plain.state_dict().items():  # no leaf of the complete DAG dies from one removal
+            assert torch.equal(tensor, handed.state_dict()[name]), (edge, name)

@@ -2,6 +2,8 @@
 
 import logging
 
+import pytest
+
 from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
 from shrinknas.data.images import proxy_data
 from shrinknas.nets.cnn import build_proxy_network
@@ -71,9 +73,11 @@ def test_a_batch_that_cannot_train_falls_back_to_one_by_one(caplog):
 
 
 
-def test_a_whole_search_runs_on_the_batched_executor(caplog):
+@pytest.mark.parametrize("leaf_handover", [False, True])
+def test_a_whole_search_runs_on_the_batched_executor(caplog, leaf_handover):
     # every shape a search meets: new leaves, unreachable nodes, a cell emptied to its input, single candidates
-    config = AutoShrinkConfig(search=SearchSettings(nodes=4, candidates=3, protocol="inherit"), task=tiny(epochs=1))
+    config = AutoShrinkConfig(search=SearchSettings(nodes=4, candidates=3, protocol="inherit"),
+                              task=tiny(epochs=1, leaf_handover=leaf_handover))
     with caplog.at_level(logging.WARNING, logger="shrinknas.run.batch"):
         result = autoshrink(config, evaluate_batched)
     assert not caplog.records, "a batch fell back to one-by-one training"

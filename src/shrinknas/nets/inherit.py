@@ -5,13 +5,17 @@ disappear, and a node that lost its last outgoing edge joins the cell output. Ev
 (``nets.cnn.Label``), so each parameter of the child is filled from the parent by label: kept channels get
 the parent's trained values, channels the parent lacked feed in through zero weights (so they change nothing
 until trained) and the rest keeps its fresh initialisation.
+
+With ``handover``, a node that becomes a leaf where a leaf died (the last edges of a chain) takes over the dead
+leaf's output channels instead: the residual projection and the next layer keep their trained weights for those
+channels, so the network still carries a signal. Through zero weights it would start cut off downstream.
 """
 
 from __future__ import annotations
 
 import torch
 
-from .cnn import ChannelAxes, CellNetwork
+from .cnn import ChannelAxes, CellNetwork, Label
 
 
 def _positions(child: tuple, parent: tuple) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -68,6 +72,28 @@ def transfer_state(
     return copied
 
 
-def inherit(child: CellNetwork, parent: CellNetwork) -> int:
+def handed_over(child: CellNetwork, parent: CellNetwork) -> dict[Label, Label]:
+    """Channel labels of each cell's new leaves -> those of the leaves that died, paired in node order.
+
+    A parent's leaf has no successors, so one missing from the child's leaves is gone from the child; a child's
+    leaf has none either, so its labels appear only where the cell output is read. Renaming them there is safe.
+    """
+    renamed: dict[Label, Label] = {}
+    for index, (child_cell, parent_cell) in enumerate(zip(child.cells, parent.cells)):
+        born = sorted(set(child_cell.leaves) - set(parent_cell.leaves) - {0})  # node 0 carries the input's labels
+        died = sorted(set(parent_cell.leaves) - set(child_cell.leaves) - {0})
+        for new, old in zip(born, died):
+            renamed.update({x: (index, old, x[2]) for x in child_cell.out_labels if x[:2] == (index, new)})
+    return renamed
+
+
+def inherit(child: CellNetwork, parent: CellNetwork, handover: bool = False) -> int:
     """Fill ``child`` in place from ``parent``; returns how many tensors were (fully or partly) inherited."""
-    return transfer_state(child.state_dict(), child.axes, parent.state_dict(), parent.axes)
+    axes = child.axes
+    renamed = handed_over(child, parent) if handover else {}
+    if renamed:
+        axes = {
+            name: [(axis, tuple(renamed.get(x, x) for x in labels), zero) for axis, labels, zero in entries]
+            for name, entries in axes.items()
+        }
+    return transfer_state(child.state_dict(), axes, parent.state_dict(), parent.axes)

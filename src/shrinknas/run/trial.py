@@ -153,7 +153,7 @@ def prepare_image(spec: TrialSpec, data: TensorSplits) -> tuple[CellNetwork, Cou
     if spec.parent is not None:
         parent = build_proxy_network(spec.parent.topology, spec.task, data.in_channels, data.n_classes)
         parent.load_state_dict(weights_from_bytes(spec.parent.state))
-        inherit(model, parent)
+        inherit(model, parent, handover=training.leaf_handover)
         training = training.finetuning()
     return model, counts, training
 
