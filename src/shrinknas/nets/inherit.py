@@ -15,13 +15,10 @@ and the leaf's unrelated features fade in while fine-tuning.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 
+from ..config import LeafHandover
 from .cnn import ChannelAxes, CellNetwork, Label
-
-Handover = Literal["off", "weights", "silent"]
 
 
 def _positions(child: tuple, parent: tuple) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -92,7 +89,7 @@ def handed_over(child: CellNetwork, parent: CellNetwork) -> list[tuple[int, int,
     return pairs
 
 
-def inherit(child: CellNetwork, parent: CellNetwork, handover: Handover = "off") -> int:
+def inherit(child: CellNetwork, parent: CellNetwork, handover: LeafHandover = "off") -> int:
     """Fill ``child`` in place from ``parent``; returns how many tensors were (fully or partly) inherited."""
     pairs = handed_over(child, parent) if handover != "off" else []
     renamed: dict[Label, Label] = {}
