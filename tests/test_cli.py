@@ -44,7 +44,7 @@ def test_bad_flag_is_one_line_and_exit_2(cli):
 
 
 @pytest.mark.parametrize(
-    "flag, value", [("--resource", "watts"), ("--finetune-schedule", "linear"), ("--path-dropout", "1.5"), ("--leaf-handover", "yes")]
+    "flag, value", [("--resource", "watts"), ("--finetune-schedule", "linear"), ("--path-dropout", "1.5")]
 )
 def test_invalid_setting_is_exit_2(cli, tmp_path, flag, value):
     code, _, err = cli("search", "autoshrink", flag, value, "--out", tmp_path)
@@ -115,10 +115,10 @@ def test_inherit_protocol_fine_tunes_candidates_briefly(tmp_path, cli):
     out_dir = tmp_path / "inherit"
     code, _, err = cli("search", "autoshrink", "--dataset", "digits", "--nodes", 4, "--candidates", 2,
                        "--epochs", 3, "--proxy-size", 200, "--batch-size", 64, "--protocol", "inherit",
-                       "--finetune-steps", 2, "--leaf-handover", "weights", "--out", out_dir, "--quiet")
+                       "--finetune-steps", 2, "--leaf-handover", "--out", out_dir, "--quiet")
     assert code == 0, err
     lines = [json.loads(x) for x in (out_dir / "trajectory.jsonl").read_text().splitlines()]
     assert lines[0]["step"] == 0 and lines[0]["epochs"] >= 1
     assert all(x["epochs"] == 1 for x in lines[1:])  # 2 steps of 64 images fit in one epoch
     stored = yaml.safe_load((out_dir / "config.yaml").read_text())
-    assert stored["search"]["protocol"] == "inherit" and stored["task"]["training"]["leaf_handover"] == "weights"
+    assert stored["search"]["protocol"] == "inherit" and stored["task"]["training"]["leaf_handover"] is True

@@ -133,9 +133,9 @@ def search_autoshrink(
     path_dropout: Optional[float] = typer.Option(
         None, help="chance that training cuts each cell edge per sample, so a parent's weights suit its children "
         "(default 0)"),
-    leaf_handover: Optional[str] = typer.Option(
-        None, help="a node that becomes a leaf where a leaf died: off (zero weights, default) | weights (it inherits "
-        "that leaf's output weights) | silent (and starts at zero, the cell as its residual)"),
+    leaf_handover: Optional[bool] = typer.Option(
+        None, "--leaf-handover/--no-leaf-handover", help="a node that becomes a leaf where a leaf died inherits that "
+        "leaf's output weights instead of zero ones (default off)"),
     seed: Optional[int] = typer.Option(None, help="one seed for every random choice"),
     device: Optional[str] = typer.Option(None, help="cpu | cuda"),
     threads: int = typer.Option(1, help="torch threads per trial (1 is fastest for small candidates on a busy CPU; "

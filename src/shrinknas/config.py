@@ -44,10 +44,6 @@ def _drop_neutral(model: BaseModel, data: dict[str, Any]) -> None:
             _drop_neutral(value, data[name])
 
 
-#: what a node that becomes a leaf where a leaf died inherits (``nets.inherit``)
-LeafHandover = Literal["off", "weights", "silent"]
-
-
 class ImageTraining(_Strict):
     """Candidate training for image classification (authors: Adam 4e-3, batch 128, <=20 epochs)."""
 
@@ -70,10 +66,9 @@ class ImageTraining(_Strict):
     path_dropout: float = added_setting(
         0.0, ge=0, lt=1, description="chance that training cuts an edge of a cell, per sample (a node left without "
         "input is cut too): trains a parent whose weights still work with an edge removed (inherit protocol)")
-    leaf_handover: LeafHandover = added_setting(
-        "off", description="a node that becomes a leaf where a leaf died: off, it enters the next layer through zero "
-        "weights; weights, it takes over that leaf's trained output weights (residual, next layer); silent, that "
-        "and its last batch norm starts at zero, so the cell starts as its residual (inherit protocol)")
+    leaf_handover: bool = added_setting(
+        False, description="a node that becomes a leaf where a leaf died takes over that leaf's trained output "
+        "weights (residual, next layer) instead of entering through zero weights (inherit protocol)")
 
     def finetuning(self) -> "ImageTraining":
         """The schedule of a candidate that inherits weights: a short fine-tune, no early exit."""

@@ -73,7 +73,7 @@ def test_a_batch_that_cannot_train_falls_back_to_one_by_one(caplog):
 
 
 
-@pytest.mark.parametrize("leaf_handover", ["off", "silent"])
+@pytest.mark.parametrize("leaf_handover", [False, True])
 def test_a_whole_search_runs_on_the_batched_executor(caplog, leaf_handover):
     # every shape a search meets: new leaves, unreachable nodes, a cell emptied to its input, single candidates
     config = AutoShrinkConfig(search=SearchSettings(nodes=4, candidates=3, protocol="inherit"),

@@ -6,18 +6,15 @@ disappear, and a node that lost its last outgoing edge joins the cell output. Ev
 the parent's trained values, channels the parent lacked feed in through zero weights (so they change nothing
 until trained) and the rest keeps its fresh initialisation.
 
-A node that becomes a leaf where a leaf died (the last edges of a chain) can take over the dead leaf's output
-channels instead (``handover="weights"``): the residual projection and the next layer keep their trained weights
-for those channels, so the network still carries a signal; through zero weights it would start cut off
-downstream. ``"silent"`` also zeroes the new leaf's last batch norm, so the cell starts as its trained residual
-and the leaf's unrelated features fade in while fine-tuning.
+With ``handover``, a node that becomes a leaf where a leaf died (the last edges of a chain) takes over the dead
+leaf's output channels instead: the residual projection and the next layer keep their trained weights for those
+channels, so the network still carries a signal. Through zero weights it would start cut off downstream.
 """
 
 from __future__ import annotations
 
 import torch
 
-from ..config import LeafHandover
 from .cnn import ChannelAxes, CellNetwork, Label
 
 
@@ -75,35 +72,28 @@ def transfer_state(
     return copied
 
 
-def handed_over(child: CellNetwork, parent: CellNetwork) -> list[tuple[int, int, int]]:
-    """(cell, new leaf, dead leaf) of every cell whose leaves changed both ways, paired in node order.
+def handed_over(child: CellNetwork, parent: CellNetwork) -> dict[Label, Label]:
+    """Channel labels of each cell's new leaves -> those of the leaves that died, paired in node order.
 
     A parent's leaf has no successors, so one missing from the child's leaves is gone from the child; a child's
     leaf has none either, so its labels appear only where the cell output is read. Renaming them there is safe.
     """
-    pairs = []
+    renamed: dict[Label, Label] = {}
     for index, (child_cell, parent_cell) in enumerate(zip(child.cells, parent.cells)):
         born = sorted(set(child_cell.leaves) - set(parent_cell.leaves) - {0})  # node 0 carries the input's labels
         died = sorted(set(parent_cell.leaves) - set(child_cell.leaves) - {0})
-        pairs += [(index, new, old) for new, old in zip(born, died)]
-    return pairs
+        for new, old in zip(born, died):
+            renamed.update({x: (index, old, x[2]) for x in child_cell.out_labels if x[:2] == (index, new)})
+    return renamed
 
 
-def inherit(child: CellNetwork, parent: CellNetwork, handover: LeafHandover = "off") -> int:
+def inherit(child: CellNetwork, parent: CellNetwork, handover: bool = False) -> int:
     """Fill ``child`` in place from ``parent``; returns how many tensors were (fully or partly) inherited."""
-    pairs = handed_over(child, parent) if handover != "off" else []
-    renamed: dict[Label, Label] = {}
-    for index, new, old in pairs:  # the new leaf's channels take the dead leaf's labels where the output is read
-        renamed.update({x: (index, old, x[2]) for x in child.cells[index].out_labels if x[:2] == (index, new)})
-    axes = {
-        name: [(axis, tuple(renamed.get(x, x) for x in labels), zero) for axis, labels, zero in entries]
-        for name, entries in child.axes.items()
-    } if renamed else child.axes
-    filled = transfer_state(child.state_dict(), axes, parent.state_dict(), parent.axes)
-    if handover == "silent":
-        for index, new, _ in pairs:
-            last_norm = [m for m in child.cells[index].ops[str(new)].modules() if isinstance(m, torch.nn.BatchNorm2d)][-1]
-            with torch.no_grad():
-                last_norm.weight.zero_()
-                last_norm.bias.zero_()
-    return filled
+    axes = child.axes
+    renamed = handed_over(child, parent) if handover else {}
+    if renamed:
+        axes = {
+            name: [(axis, tuple(renamed.get(x, x) for x in labels), zero) for axis, labels, zero in entries]
+            for name, entries in axes.items()
+        }
+    return transfer_state(child.state_dict(), axes, parent.state_dict(), parent.axes)
