@@ -13,7 +13,6 @@ Usage: python benchmarks/batched_candidates.py [--dataset fashion-mnist] [--node
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import sys
 import time
@@ -29,6 +28,7 @@ from shrinknas.search.autoshrink import derive_seed, initial_cell, sample_remova
 from shrinknas.topology import Topology
 from shrinknas.train.classify import fit, fit_candidates
 from shrinknas.train.common import seed_everything
+from emit import emit  # benchmarks/emit.py
 
 
 def spread(a: list[float], b: list[float]) -> float:
@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--proxy-train", type=int, default=5000)
     parser.add_argument("--proxy-val", type=int, default=1000)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", default=None, help="also save the JSON report here")
     args = parser.parse_args()
     training = ImageTraining(epochs=args.epochs, batch_size=args.batch_size, patience=args.epochs + 1,
                              early_exit_acc=0.0)
@@ -125,7 +126,7 @@ def main() -> None:
         },
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
     }
-    print(json.dumps(report, indent=2))
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ Usage: python benchmarks/candidate_epoch.py [--dataset fashion-mnist] [--nodes 8
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
 
@@ -21,6 +20,7 @@ from shrinknas.resources import count
 from shrinknas.search.autoshrink import derive_seed
 from shrinknas.topology import Topology, balanced_ops
 from shrinknas.train.classify import fit
+from emit import emit  # benchmarks/emit.py
 
 
 def seconds_per_epoch(cell: Topology, task: ImageTask, threads: int, channels_last: bool, epochs: int,
@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts to compare")
     parser.add_argument("--formats", nargs="+", default=["channels_last", "nchw"], choices=["channels_last", "nchw"])
     parser.add_argument("--path-dropout", type=float, nargs="+", default=[0.0], help="edge-cut chances to compare")
+    parser.add_argument("--out", default=None, help="also save the JSON report here")
     args = parser.parse_args()
     task = ImageTask(dataset=args.dataset, training=ImageTraining())
     ops = balanced_ops("cnn", args.nodes, random.Random(derive_seed(0, "ops")))
@@ -66,7 +67,7 @@ def main() -> None:
         "seconds_per_epoch": {k: round(v, 3) for k, v in best.items()},
         "ratio_to_first_variant": {k: round(v / ref, 3) for k, v in best.items()},
     }
-    print(json.dumps(report, indent=2))
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ nothing. Usage: python benchmarks/executors.py [--nodes 5] [--candidates 4] [--e
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import time
@@ -18,6 +17,7 @@ from shrinknas.run.executors import Executor, PoolExecutor, RayExecutor, SerialE
 from shrinknas.run.trial import TrialResult, TrialSpec, evaluate
 from shrinknas.search.autoshrink import derive_seed, sample_removals
 from shrinknas.topology import Topology, balanced_ops
+from emit import emit  # benchmarks/emit.py
 
 
 def empty_trial(spec: TrialSpec) -> TrialResult:
@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--empty-trials", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", default=None, help="also save the JSON report here")
     args = parser.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     specs = step_specs(args.nodes, args.candidates, args.epochs, args.proxy_size)
@@ -85,7 +86,7 @@ def main() -> None:
         "same_val_acc_as_serial": {name: r == results["serial"] for name, r in results.items()},
         "ray_seconds_per_empty_trial": round((ray_empty - serial_empty) / len(empties), 4),
     }
-    print(json.dumps(report, indent=2))
+    emit(report, args.out)
 
 
 if __name__ == "__main__":
