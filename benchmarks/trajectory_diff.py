@@ -15,16 +15,19 @@ from pathlib import Path
 
 from emit import emit  # benchmarks/emit.py
 
+from shrinknas.search.autoshrink import preference
+
 
 def trials(run: Path) -> dict[tuple, dict]:
     """(step, parent's edges, removed edge) -> the trajectory row. The parent of step s is the candidate step s-1
-    kept, by the search's own rule (best S, then fewer edges)."""
+    kept: the row marked ``kept``, or in files written before rows were marked, the search's own rule again."""
     rows = [json.loads(line) for line in (run / "trajectory.jsonl").read_text().splitlines() if line.strip()]
     kept: dict[int, list] = {}
     for step in sorted({row["step"] for row in rows}):
         usable = [row for row in rows if row["step"] == step and row["status"] == "ok"]
-        if usable:
-            kept[step] = max(usable, key=lambda row: (row["S"], -row["n_edges"]))["edges"]
+        marked = [row for row in usable if row.get("kept")]
+        if marked or usable:
+            kept[step] = (marked or [max(usable, key=lambda row: preference(row["S"], row["n_edges"]))])[0]["edges"]
     return {(row["step"], json.dumps(kept.get(row["step"] - 1)), json.dumps(row["removed_edge"])): row for row in rows}
 
 

@@ -7,6 +7,8 @@ import pytest
 import torch
 import yaml
 
+from shrinknas.topology import Topology
+
 
 SHRINK_A = {"kind": "cnn", "ops": ["input", "sepconv3x3", "sepconv3x3", "sepconv3x3", "conv1x1"],
             "edges": [[0, 1], [0, 2], [1, 2], [0, 3], [0, 4], [3, 4]]}
@@ -30,7 +32,15 @@ def test_search_writes_a_run_directory_that_reproduces_the_printout(tmp_path, cl
     lines = [json.loads(x) for x in (out_dir / "trajectory.jsonl").read_text().splitlines()]
     summary = json.loads((out_dir / "summary.json").read_text())
     assert len(lines) == summary["trials"]
-    assert {"step", "removed_edge", "edges", "val_acc", "macs", "params", "S", "seconds", "status"} <= set(lines[0])
+    assert {"step", "removed_edge", "edges", "val_acc", "macs", "params", "S", "seconds", "status", "kept"} <= set(lines[0])
+    # one kept row per step, and each step's candidates are the previous step's kept cell minus one edge
+    kept = {x["step"]: x for x in lines if x["kept"]}
+    assert sorted(kept) == sorted({x["step"] for x in lines})
+    ops = Topology.from_dict(json.loads((out_dir / "best_cell.json").read_text())).ops
+    for x in lines:
+        if x["step"] > 0:
+            parent = Topology("cnn", ops, tuple(map(tuple, kept[x["step"] - 1]["edges"])))
+            assert [list(e) for e in parent.without(tuple(x["removed_edge"])).edges] == x["edges"]
     best_line = max((x for x in lines if x["status"] == "ok"), key=lambda x: (x["S"], -x["n_edges"]))
     assert summary["best"]["S"] >= best_line["S"] - 1e-12
     best_cell = json.loads((out_dir / "best_cell.json").read_text())

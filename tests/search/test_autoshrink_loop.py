@@ -37,6 +37,7 @@ def test_trajectory_follows_algorithm_1(tiny_run):
             assert c.topology == cell.without(c.removed_edge)
         kept = result.chosen[step]
         assert kept.score == max(c.score for c in step_cands if c.ok)
+        assert [c for c in step_cands if c.kept] == [kept]  # marked for the trajectory file, once
         assert len(kept.topology.edges) < len(cell.edges)
         cell = kept.topology
     assert cell.edges == ()  # shrunk down to no edge
@@ -79,6 +80,7 @@ def test_failed_candidate_is_recorded_and_never_chosen():
     assert failed and all(c.result.error.startswith("diverged") for c in failed)
     assert all(c.score == -math.inf for c in failed)
     assert not any(c in failed for c in result.chosen)
+    assert not any(c.kept for c in failed)
     assert result.best.result.ok
 
 
@@ -92,6 +94,8 @@ def test_all_candidates_failing_stops_the_search_with_a_reason():
 
     result = autoshrink(tiny_config(), only_the_complete_dag_trains)
     assert result.stopped_early == "every candidate of step 1 failed"
+    step_1 = [c for c in result.candidates if c.step == 1]
+    assert step_1 and not any(c.kept for c in step_1)  # recorded, none kept
     assert result.best.step == 0
 
 

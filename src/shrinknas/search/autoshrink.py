@@ -12,7 +12,7 @@ import hashlib
 import logging
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
 from ..config import AutoShrinkConfig
@@ -40,6 +40,7 @@ class Candidate:
     topology: Topology
     result: TrialResult
     score: float
+    kept: bool = False  # the candidate its step kept: the next step's parent
 
     @property
     def ok(self) -> bool:
@@ -63,6 +64,7 @@ class Candidate:
             "status": r.status,
             "error": r.error,
             "key": r.key,
+            "kept": self.kept,
         }
 
 
@@ -80,6 +82,11 @@ class SearchResult:
         if not pool:
             raise RuntimeError("no candidate was trained successfully")
         return max(pool, key=lambda c: (c.score, -len(c.topology.edges), -c.step))
+
+
+def preference(score: float, n_edges: int) -> tuple[float, int]:
+    """Which candidate a step keeps: the best S, then fewer edges (larger is preferred)."""
+    return score, -n_edges
 
 
 def derive_seed(seed: int, *labels: object) -> int:
@@ -116,8 +123,8 @@ def autoshrink(
     """Run Algorithm 1 until the cell has ``stop_edges`` edges (0: none left), or no candidate trains.
 
     ``on_trial_done`` fires as each trial finishes (any order, for progress); ``on_candidate`` fires once a
-    step is complete, in sampling order (for records that must not depend on the executor); ``on_kept`` fires
-    with the candidate each step keeps (step 0: the complete DAG).
+    step is complete and its keeper is marked, in sampling order (for records that must not depend on the
+    executor); ``on_kept`` fires with the candidate each step keeps (step 0: the complete DAG).
     """
     settings, task = config.search, config.task
     cell = initial_cell(config)
@@ -140,16 +147,21 @@ def autoshrink(
         for i, r in enumerate(results):  # executors that do not call back still fill every slot
             if done[i] is None:
                 finished(i, r)
-        candidates = [c for c in done if c is not None]
+        return [c for c in done if c is not None]
+
+    def record(candidates: list[Candidate], keeper: Candidate | None) -> list[Candidate]:
+        """Marks the keeper and hands the step's candidates on, in sampling order."""
+        marked = [replace(c, kept=True) if c is keeper else c for c in candidates]
+        result.candidates.extend(marked)
         if on_candidate is not None:
-            for c in candidates:
+            for c in marked:
                 on_candidate(c)
-        return candidates
+        return marked
 
     if on_step is not None:
         on_step(0, 1, len(cell.edges))
-    (reference,) = evaluate_step(0, [(None, cell)])
-    result.candidates.append(reference)
+    (complete,) = evaluate_step(0, [(None, cell)])
+    (reference,) = record([complete], complete)
     result.chosen.append(reference)
     if on_kept is not None:
         on_kept(reference)
@@ -163,13 +175,13 @@ def autoshrink(
         if on_step is not None:
             on_step(step, len(removals), len(cell.edges))
         candidates = evaluate_step(step, [(e, cell.without(e)) for e in removals])
-        result.candidates.extend(candidates)
         usable = [c for c in candidates if c.ok]
+        marked = record(candidates, max(usable, key=lambda c: preference(c.score, len(c.topology.edges)), default=None))
         if not usable:
             result.stopped_early = f"every candidate of step {step} failed"
             log.warning(result.stopped_early)
             break
-        kept = max(usable, key=lambda c: (c.score, -len(c.topology.edges)))
+        kept = next(c for c in marked if c.kept)
         result.chosen.append(kept)
         if on_kept is not None:
             on_kept(kept)
