@@ -14,23 +14,12 @@ import statistics
 import time
 from pathlib import Path
 
-from shrinknas.config import ImageTask, ImageTraining
 from shrinknas.run.executors import PoolExecutor, evaluate_with
 from shrinknas.run.trial import TrialSpec
 from shrinknas.search.autoshrink import derive_seed
 from shrinknas.search.driver import replay
 from shrinknas.search.metric import score
 from emit import emit  # benchmarks/emit.py
-
-
-#: settings only the fast protocol's training reads; a cell trained from scratch is trained without them
-FAST_ONLY = ("finetune_steps", "finetune_lr", "finetune_schedule", "path_dropout", "leaf_handover")
-
-
-def from_scratch(task: ImageTask) -> ImageTask:
-    """The paper's training of a cell, so cells found by either protocol are judged alike."""
-    defaults = {name: ImageTraining.model_fields[name].default for name in FAST_ONLY}
-    return task.model_copy(update={"training": task.training.model_copy(update=defaults)})
 
 
 def main() -> None:
@@ -48,7 +37,7 @@ def main() -> None:
         cells[(str(folder), "best")] = (result.best.topology, result.best.score)
         if args.with_complete and all(cell != result.chosen[0].topology for cell, _ in cells.values()):
             cells[(str(folder), "complete")] = (result.chosen[0].topology, result.chosen[0].score)
-    tasks = {from_scratch(c.task) for c in configs.values()}
+    tasks = {c.task.from_scratch() for c in configs.values()}
     if len(tasks) != 1:
         raise SystemExit("the runs were searched with different task settings; their proxy scores do not compare")
     config = next(iter(configs.values()))

@@ -54,7 +54,8 @@ def test_bad_flag_is_one_line_and_exit_2(cli):
 
 
 @pytest.mark.parametrize(
-    "flag, value", [("--resource", "watts"), ("--finetune-schedule", "linear"), ("--path-dropout", "1.5")]
+    "flag, value", [("--resource", "watts"), ("--finetune-schedule", "linear"), ("--path-dropout", "1.5"),
+                    ("--confirm-top", "-1"), ("--confirm-seeds", "0")]
 )
 def test_invalid_setting_is_exit_2(cli, tmp_path, flag, value):
     code, _, err = cli("search", "autoshrink", flag, value, "--out", tmp_path)

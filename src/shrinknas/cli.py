@@ -136,6 +136,10 @@ def search_autoshrink(
     leaf_handover: Optional[bool] = typer.Option(
         None, "--leaf-handover/--no-leaf-handover", help="a node that becomes a leaf where a leaf died inherits that "
         "leaf's output weights instead of zero ones (default off)"),
+    confirm_top: Optional[int] = typer.Option(
+        None, help="after the search, re-train this many of the best kept cells from scratch on fresh seeds and "
+        "take the best mean S as the final cell (default 0: the paper's pick; rerun a finished run to add it)"),
+    confirm_seeds: Optional[int] = typer.Option(None, help="fresh seeds per cell with --confirm-top (default 2)"),
     seed: Optional[int] = typer.Option(None, help="one seed for every random choice"),
     device: Optional[str] = typer.Option(None, help="cpu | cuda"),
     threads: int = typer.Option(1, help="torch threads per trial (1 is fastest for small candidates on a busy CPU; "
@@ -186,6 +190,8 @@ def search_autoshrink(
         "task.training.finetune_schedule": finetune_schedule,
         "task.training.path_dropout": path_dropout,
         "task.training.leaf_handover": leaf_handover,
+        "confirm.top": confirm_top,
+        "confirm.seeds": confirm_seeds,
         "search.seed": seed,
         "task.device": device,
     }
@@ -242,6 +248,8 @@ def search_autoshrink(
             summary = run_autoshrink(
                 cfg, out, trial_executor, force_new=force_new, on_open=on_open, on_step=on_step,
                 on_trial_done=lambda c: progress.advance(step_bar),
+                on_confirm_start=lambda n: progress.reset(step_bar, total=n, description="confirm trainings"),
+                on_confirm_trial=lambda: progress.advance(step_bar),
             )
             progress.update(edges_bar, completed=state["edges0"])
         finally:
@@ -269,15 +277,30 @@ def _print_summary(summary: dict, out: Path) -> None:
         shown = "-" if perf is None else (f"{perf:.2f}" if text else f"{perf:.4f}")
         table.add_row(name, str(c["n_edges"]), shown, _fmt_macs(c["macs"]), _fmt_params(c["params"]), f"{c['S']:.4f}")
     console.print(table)
+    if summary.get("confirm"):
+        _print_confirm(summary["confirm"]["finalists"], text)
     console.print(f"best cell: {Topology.from_dict(best['cell'])}", markup=False)
-    reused = summary.get("trials_from_store", 0)
+    reused, confirm = summary.get("trials_from_store", 0), summary.get("confirm")
     console.print(
-        f"{summary['trials']} trials ({summary['failed_trials']} failed"
+        f"{summary['trials']} trials ({summary['failed_trials']} failed)"
+        + (f" and {len(confirm['finalists']) * len(confirm['seeds'])} confirm trainings" if confirm else "")
         + (f", {reused} read back from the store" if reused else "")
-        + f") in {summary['wall_seconds']:.1f} s; run directory: {out}"
+        + f", in {summary['wall_seconds']:.1f} s; run directory: {out}"
     )
     if summary.get("stopped_early"):
         console.print(f"[yellow]stopped early: {summary['stopped_early']}[/]")
+
+
+def _print_confirm(finalists: list[dict], text: bool) -> None:
+    """The confirm stage's finalists, best first: the first is the final cell."""
+    table = Table(title="confirmed on fresh seeds (from scratch); the first is the final cell")
+    for col in ("step", "edges", "MACs/token" if text else "MACs", "S in search", "S fresh", "mean S"):
+        table.add_column(col, justify="right")
+    for f in finalists:
+        fresh = " ".join("failed" if s is None else f"{s:.4f}" for s in f["S_fresh"])
+        table.add_row(str(f["step"]), str(f["n_edges"]), _fmt_macs(f["macs"]), f"{f['S']:.4f}", fresh,
+                      _fmt_score(f["S_fresh_mean"]))
+    console.print(table)
 
 
 # -------------------------------------------------------------------------------------------------- runs

@@ -20,12 +20,20 @@ class _Strict(BaseModel):
 
 
 _NEUTRAL = "identity_neutral"
+_INHERIT_ONLY = "inherit_only"
 
 
-def added_setting(default: Any, **kwargs: Any) -> Any:
+def added_setting(default: Any, *, inherit_only: bool = False, **kwargs: Any) -> Any:
     """A field added after runs were stored. Its default must do what the code did before the field existed;
     at that value ``identity`` leaves it out, so stored runs keep their trial keys and stay resumable."""
-    return Field(default, json_schema_extra={_NEUTRAL: default}, **kwargs)
+    extra = {_NEUTRAL: default, **({_INHERIT_ONLY: True} if inherit_only else {})}
+    return Field(default, json_schema_extra=extra, **kwargs)
+
+
+def inherit_only(default: Any, **kwargs: Any) -> Any:
+    """A training setting only the inherit protocol reads: ``from_scratch`` resets it, so a cell trained from
+    scratch is keyed (and trained) the same whichever protocol's settings asked for it."""
+    return Field(default, json_schema_extra={_INHERIT_ONLY: True}, **kwargs)
 
 
 def identity(model: BaseModel) -> dict[str, Any]:
@@ -59,15 +67,15 @@ class ImageTraining(_Strict):
     augment: bool = Field(False, description="random crop (pad 4 / 2) and horizontal flip of training batches")
     channels_last: bool = True
     max_steps: int | None = Field(None, ge=0, description="stop after this many optimizer steps (then validate)")
-    finetune_steps: int = Field(24, ge=0, description="optimizer steps of a candidate that starts from its parent")
-    finetune_lr: float = Field(4e-3, gt=0, description="Adam learning rate of such a candidate")
+    finetune_steps: int = inherit_only(24, ge=0, description="optimizer steps of a candidate that starts from its parent")
+    finetune_lr: float = inherit_only(4e-3, gt=0, description="Adam learning rate of such a candidate")
     finetune_schedule: Literal["constant", "cosine"] = added_setting(
-        "constant", description="its learning rate: constant, or cosine-annealed to zero over the fine-tune steps")
+        "constant", inherit_only=True, description="its learning rate: constant, or cosine-annealed to zero over the fine-tune steps")
     path_dropout: float = added_setting(
-        0.0, ge=0, lt=1, description="chance that training cuts an edge of a cell, per sample (a node left without "
+        0.0, inherit_only=True, ge=0, lt=1, description="chance that training cuts an edge of a cell, per sample (a node left without "
         "input is cut too): trains a parent whose weights still work with an edge removed (inherit protocol)")
     leaf_handover: bool = added_setting(
-        False, description="a node that becomes a leaf where a leaf died takes over that leaf's trained output "
+        False, inherit_only=True, description="a node that becomes a leaf where a leaf died takes over that leaf's trained output "
         "weights (residual, next layer) instead of entering through zero weights (inherit protocol)")
 
     def finetuning(self) -> "ImageTraining":
@@ -75,6 +83,13 @@ class ImageTraining(_Strict):
         return self.model_copy(update={"epochs": self.epochs, "max_steps": self.finetune_steps, "lr": self.finetune_lr,
                                        "schedule": self.finetune_schedule, "patience": self.epochs + 1,
                                        "early_exit_acc": 0.0})
+
+    def from_scratch(self) -> "ImageTraining":
+        """The paper's training of a cell: every inherit-only setting at its default."""
+        fields = type(self).model_fields
+        return self.model_copy(update={name: info.default for name, info in fields.items()
+                                       if isinstance(info.json_schema_extra, dict)
+                                       and info.json_schema_extra.get(_INHERIT_ONLY)})
 
 
 class TextTraining(_Strict):
@@ -146,6 +161,10 @@ class ImageTask(_Strict):
     training: ImageTraining = ImageTraining()
     device: str = "cpu"
 
+    def from_scratch(self) -> "ImageTask":
+        """This task as the paper trains a cell: from scratch, whatever the search's protocol settings."""
+        return self.model_copy(update={"training": self.training.from_scratch()})
+
 
 class TextTask(_Strict):
     """Everything that decides an RNN candidate's outcome besides its cell and seed."""
@@ -158,6 +177,10 @@ class TextTask(_Strict):
     hidden: int = Field(100, ge=1)
     training: TextTraining = TextTraining()
     device: str = "cpu"
+
+    def from_scratch(self) -> "TextTask":
+        """Language cells are always trained from scratch."""
+        return self
 
 
 class SearchSettings(_Strict):
@@ -175,11 +198,23 @@ class SearchSettings(_Strict):
     seed: int = 0
 
 
+class ConfirmSettings(_Strict):
+    """The stage after the shrink loop that picks the final cell on fresh seeds instead of the search's own score.
+
+    A search's best S is the maximum of many single-seed trainings (biased upward), and under the inherit protocol
+    a fine-tuned score; re-training the ``top`` kept cells from scratch with ``seeds`` fresh seeds and taking the
+    best mean S picks the final cell on unbiased scores. Off (``top`` 0) is the paper's eq. (7)."""
+
+    top: int = Field(0, ge=0, description="kept cells (best search S first) to re-train from scratch; 0: off")
+    seeds: int = Field(2, ge=1, description="fresh seeds per re-trained cell")
+
+
 class AutoShrinkConfig(_Strict):
     """A whole AutoShrink run: written resolved to config.yaml in the run directory."""
 
     method: Literal["autoshrink"] = "autoshrink"
     search: SearchSettings = SearchSettings()
+    confirm: ConfirmSettings = ConfirmSettings()
     task: ImageTask | TextTask = Field(default_factory=ImageTask, discriminator="task")
 
     @model_validator(mode="after")

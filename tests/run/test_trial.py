@@ -51,3 +51,11 @@ def test_settings_added_later_keep_stored_trial_keys_at_their_neutral_default():
 def test_cut_edges_train_alone_not_in_a_batched_model():
     assert batch_key(TrialSpec(CELL, tiny(), 0)) is not None
     assert batch_key(TrialSpec(CELL, tiny(path_dropout=0.2), 0)) is None
+
+
+def test_from_scratch_resets_every_inherit_only_setting_and_keys_like_the_paper_protocol():
+    fast = tiny(finetune_steps=7, finetune_lr=1e-2, finetune_schedule="cosine", path_dropout=0.2, leaf_handover=True,
+                lr=1e-3)
+    scratch = fast.from_scratch()
+    assert scratch == tiny(lr=1e-3)  # the shared setting stays, every inherit-only one is back at its default
+    assert TrialSpec(CELL, scratch, 0).key() == TrialSpec(CELL, tiny(lr=1e-3), 0).key()

@@ -7,6 +7,7 @@ settings is resumed: the loop replays from the seed and its finished trials come
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from ..run.runner import IndexCallback, TrialRunner
 from ..run.store import RunProgress, RunStore
 from ..run.trial import TrialResult, TrialSpec
 from .autoshrink import Candidate, CandidateCallback, SearchResult, StepCallback, autoshrink
+from .confirm import Confirmed, confirm
 
 METHOD = "autoshrink"
 
@@ -38,10 +40,19 @@ def candidate_summary(c: Candidate) -> dict[str, Any]:
     }
 
 
-def summarize(result: SearchResult, seconds: float) -> dict[str, Any]:
+def summarize(result: SearchResult, seconds: float, confirmed: list[Confirmed] | None = None) -> dict[str, Any]:
+    """``best`` is the final cell: the confirm stage's pick where it ran and a finalist trained, else eq. (7)'s."""
     failed = [c for c in result.candidates if not c.result.ok]
+    picked = confirmed[0] if confirmed and math.isfinite(confirmed[0].mean_score) else None
+    extra: dict[str, Any] = {}
+    if confirmed:
+        extra = {"search_best": candidate_summary(result.best), "confirm": {
+            "seeds": list(confirmed[0].seeds),
+            "finalists": [confirmed_summary(f) for f in confirmed],
+            "trial_seconds": round(sum(r.seconds for f in confirmed for r in f.results), 3)}}
     return {
-        "best": candidate_summary(result.best),
+        "best": candidate_summary(picked.candidate if picked else result.best),
+        **extra,
         "complete_dag": candidate_summary(result.chosen[0]),
         "steps": len(result.chosen) - 1,
         "trials": len(result.candidates),
@@ -70,9 +81,27 @@ def check_task(task: ImageTask | TextTask) -> None:
 THREADS_KEY = "threads_per_trial"  # stored with the settings as part of a run's identity
 
 
+def stored_identity(config: AutoShrinkConfig, threads_per_trial: int) -> dict[str, Any]:
+    """What a resumed run must share with the stored one: everything that decides the shrink loop's trials, and
+    the torch thread count (it changes a trial's numbers in the last bits). The confirm stage is left out: it
+    runs after the loop and keys its own trials, so a finished run can be confirmed, or confirmed again with
+    more cells or seeds, by running it again with other confirm settings."""
+    data = identity(config)
+    del data["confirm"]
+    return {**data, THREADS_KEY: threads_per_trial}
+
+
 def stored_config(store: RunStore) -> AutoShrinkConfig:
     """The settings a stored AutoShrink run was started with (for scripts that study a finished run)."""
     return AutoShrinkConfig.model_validate({k: v for k, v in store.config().items() if k != THREADS_KEY})
+
+
+def confirmed_summary(f: Confirmed) -> dict[str, Any]:
+    """A finalist: its search numbers, then its from-scratch ones per fresh seed and their mean S."""
+    return {**candidate_summary(f.candidate),
+            "val_acc_fresh": [r.val_acc for r in f.results], "val_ppl_fresh": [r.val_ppl for r in f.results],
+            "S_fresh": [s if math.isfinite(s) else None for s in f.scores],
+            "S_fresh_mean": f.mean_score if math.isfinite(f.mean_score) else None}
 
 
 def replay(run_dir: Path | str) -> tuple[AutoShrinkConfig, SearchResult]:
@@ -99,15 +128,18 @@ def run_autoshrink(
     on_open: Callable[[RunProgress], None] | None = None,
     on_step: StepCallback | None = None,
     on_trial_done: CandidateCallback | None = None,
+    on_confirm_start: Callable[[int], None] | None = None,
+    on_confirm_trial: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Search (or resume), committing every trial to trials.sqlite as it finishes; returns the summary written.
 
     ``on_open`` is told what the store already held (nothing for a new run). The caller owns ``executor``.
+    The confirm stage (``config.confirm``) runs after the loop; its callbacks say how many trainings it starts
+    and when each finishes.
     """
     check_task(config.task)
     executor = executor or SerialExecutor()
-    # torch threads change a trial's numbers in the last bits: a resumed run must train with the same count
-    run_identity = {**identity(config), THREADS_KEY: executor.threads_per_trial}
+    run_identity = stored_identity(config, executor.threads_per_trial)
     run = RunDir(out).create()
     if force_new:
         run.remove(SUMMARY, BEST_CELL, TRAJECTORY, CONFIG)  # no result of the old run may outlive it
@@ -127,12 +159,14 @@ def run_autoshrink(
                     on_trial_done=on_trial_done,
                     on_kept=lambda c: store.record_step(c.step, c.result.key, c.score),
                 )
+            confirmed = confirm(config, result.chosen, runner, on_confirm_start, on_confirm_trial) \
+                if config.confirm.top else None
         except BaseException as exc:
             _leave(store, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
             raise
-        summary = summarize(result, time.perf_counter() - start)
+        summary = summarize(result, time.perf_counter() - start, confirmed)
         summary["trials_trained"], summary["trials_from_store"] = runner.counts.trained, runner.counts.reused
-        run.write_json(BEST_CELL, result.best.topology.to_dict())
+        run.write_json(BEST_CELL, summary["best"]["cell"])
         run.write_json(SUMMARY, summary)
         store.set_state("finished")
     return summary
