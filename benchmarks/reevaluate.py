@@ -1,4 +1,4 @@
-"""Unbiased proxy scores of the cells finished searches found: each run's best cell (and its complete DAG)
+"""Unbiased proxy scores of the cells finished searches found: each run's final cell (and its complete DAG)
 trained from scratch again on the run's proxy with fresh seeds, the paper's schedule (no path dropout).
 
 A search's best S is a maximum over many single-seed trainings, so it is biased upward (the winner's curse),
@@ -10,6 +10,7 @@ Usage: python benchmarks/reevaluate.py runs/fm5_inherit runs/fm5_paper --seeds 2
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from shrinknas.run.trial import TrialSpec
 from shrinknas.search.autoshrink import derive_seed
 from shrinknas.search.driver import replay
 from shrinknas.search.metric import score
+from shrinknas.topology import Topology
 from emit import emit  # benchmarks/emit.py
 
 
@@ -34,7 +36,9 @@ def main() -> None:
     for folder in args.runs:
         config, result = replay(folder)
         configs[str(folder)] = config
-        cells[(str(folder), "best")] = (result.best.topology, result.best.score)
+        # the run's final cell: the confirm stage's pick where it ran (summary.json), else the search's best
+        final = json.loads((folder / "summary.json").read_text())["best"]
+        cells[(str(folder), "best")] = (Topology.from_dict(final["cell"]), final["S"])
         if args.with_complete and all(cell != result.chosen[0].topology for cell, _ in cells.values()):
             cells[(str(folder), "complete")] = (result.chosen[0].topology, result.chosen[0].score)
     tasks = {c.task.from_scratch() for c in configs.values()}
