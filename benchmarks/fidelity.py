@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from scipy.stats import kendalltau
@@ -30,10 +31,18 @@ from shrinknas.topology import Topology
 from emit import emit  # benchmarks/emit.py
 
 
-def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, budgets: list[int], scratch_epochs: int | None,
-               schedules: tuple[str, ...] = ("constant",), finetune_other_seed: bool = False):
-    """(label, spec) of every trial measured at ``step``: the K candidates under every protocol variant
-    (no from-scratch variants when ``scratch_epochs`` is None: a reference run supplies them)."""
+@dataclass(frozen=True)
+class Variants:
+    """The protocol variants measured at every step."""
+
+    budgets: tuple[int, ...]  # fine-tune steps
+    scratch_epochs: int | None  # None: no from-scratch variants (a reference run supplies them)
+    schedules: tuple[str, ...] = ("constant",)
+    finetune_other_seed: bool = False  # every fine-tune variant with a second seed too
+
+
+def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: Variants):
+    """(label, spec) of every trial measured at ``step``: the K candidates under every protocol variant."""
     kept = {row["step"]: row for row in store.steps()}
     parent_row = kept[step - 1]
     parent_topology = Topology.from_dict(parent_row["topology"])
@@ -46,21 +55,24 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, budgets: li
     seed = derive_seed(settings.seed, "trial", step)
     other_seed = derive_seed(settings.seed + 1, "trial", step)
     cells = [parent_topology.without(e) for e in sample_removals(parent_topology, settings.candidates, settings.seed, step)]
+
     def finetune(b: int, schedule: str) -> ImageTask:
         return task.model_copy(update={"training": task.training.model_copy(
             update={"finetune_steps": b, "finetune_schedule": schedule})})
 
-    variants: list[tuple[str, ImageTask, int, ParentWeights | None]] = []
-    for b in budgets:
-        for schedule in schedules:
+    trials: list[tuple[str, ImageTask, int, ParentWeights | None]] = []
+    for b in variants.budgets:
+        for schedule in variants.schedules:
             name = f"finetune_{b}" + ("" if schedule == "constant" else f"_{schedule}")
-            variants.append((name, finetune(b, schedule), seed, parent))
-            if finetune_other_seed:
-                variants.append((f"{name}_other_seed", finetune(b, schedule), other_seed, parent))
-    if scratch_epochs is not None:
-        scratch_task = task.model_copy(update={"training": task.training.model_copy(update={"epochs": scratch_epochs})})
-        variants += [("scratch", scratch_task, seed, None), ("scratch_other_seed", scratch_task, other_seed, None)]
-    return cells, [(name, i, TrialSpec(cell, t, s, parent=p)) for name, t, s, p in variants
+            trials.append((name, finetune(b, schedule), seed, parent))
+            if variants.finetune_other_seed:
+                trials.append((f"{name}_other_seed", finetune(b, schedule), other_seed, parent))
+    if variants.scratch_epochs is not None:
+        paper = task.from_scratch()  # as the paper trains: no path dropout or other inherit-only setting
+        scratch_task = paper.model_copy(update={"training": paper.training.model_copy(
+            update={"epochs": variants.scratch_epochs})})
+        trials += [("scratch", scratch_task, seed, None), ("scratch_other_seed", scratch_task, other_seed, None)]
+    return cells, [(name, i, TrialSpec(cell, t, s, parent=p)) for name, t, s, p in trials
                    for i, cell in enumerate(cells)]
 
 
@@ -128,8 +140,8 @@ def main() -> None:
     config = stored_config(store)
     reference = read_reference(args.reference, config) if args.reference else None
     scratch_epochs = None if reference or args.scratch_epochs == 0 else args.scratch_epochs
-    jobs = [(step, *step_specs(store, config, step, args.budgets, scratch_epochs, tuple(args.schedules),
-                               args.finetune_other_seed)) for step in args.steps]
+    variants = Variants(tuple(args.budgets), scratch_epochs, tuple(args.schedules), args.finetune_other_seed)
+    jobs = [(step, *step_specs(store, config, step, variants)) for step in args.steps]
     specs = [spec for _, _, labelled in jobs for _, _, spec in labelled]
     start = time.perf_counter()
     results = evaluate_with(PoolExecutor(args.workers))(specs)
