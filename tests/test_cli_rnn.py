@@ -51,6 +51,20 @@ def test_rnn_search_end_to_end_then_train_the_found_cell(cli, tmp_path, text_dir
     best = json.loads((out_dir / "best_cell.json").read_text())
     assert best["kind"] == "rnn" and len(best["ops"]) == 3
 
+    # the confirm stage on the finished run: the finalists re-trained, scored by perplexity like the search
+    code, out, err = cli("search", "autoshrink", "--task", "rnn", "--dataset", f"text:{text_dir}",
+                         "--nodes", 3, "--candidates", 2, "--epochs", 1, "--hidden", 8, "--vocab", 20,
+                         "--batch-size", 4, "--proxy-size", 30, "--proxy-val", 8, "--seed", 2, "--out", out_dir,
+                         "--quiet", "--confirm-top", 2, "--confirm-seeds", 1)
+    assert code == 0, err
+    confirmed = json.loads((out_dir / "summary.json").read_text())
+    finalists = confirmed["confirm"]["finalists"]
+    assert confirmed["trials_trained"] == len(finalists) == 2 and "mean S" in out
+    for f in finalists:
+        (ppl,) = f["val_ppl_fresh"]
+        assert f["S_fresh_mean"] == pytest.approx(0.25 * (200 - ppl) - (math.log10(f["n_edges"] * hidden**2) - 6))
+    assert json.loads((out_dir / "best_cell.json").read_text()) == finalists[0]["cell"] == confirmed["best"]["cell"]
+
     code, out, err = cli("train", out_dir, "--task", "rnn", "--dataset", f"text:{text_dir}", "--hidden", 8,
                          "--vocab", 20, "--epochs", 2, "--batch-size", 4, "--json", "--out", tmp_path / "final")
     assert code == 0, err
