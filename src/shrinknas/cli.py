@@ -284,8 +284,8 @@ def _print_summary(summary: dict, out: Path) -> None:
     console.print(
         f"{summary['trials']} trials ({summary['failed_trials']} failed)"
         + (f" and {len(confirm['finalists']) * len(confirm['seeds'])} confirm trainings" if confirm else "")
-        + (f", {reused} read back from the store" if reused else "")
-        + f", in {summary['wall_seconds']:.1f} s; run directory: {out}"
+        + (f", {reused} read back from the store," if reused else "")
+        + f" in {summary['wall_seconds']:.1f} s; run directory: {out}"
     )
     if summary.get("stopped_early"):
         console.print(f"[yellow]stopped early: {summary['stopped_early']}[/]")
