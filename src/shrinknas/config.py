@@ -67,16 +67,20 @@ class ImageTraining(_Strict):
     augment: bool = Field(False, description="random crop (pad 4 / 2) and horizontal flip of training batches")
     channels_last: bool = True
     max_steps: int | None = Field(None, ge=0, description="stop after this many optimizer steps (then validate)")
-    finetune_steps: int = inherit_only(24, ge=0, description="optimizer steps of a candidate that starts from its parent")
+    finetune_steps: int = inherit_only(
+        24, ge=0, description="optimizer steps of a candidate that starts from its parent")
     finetune_lr: float = inherit_only(4e-3, gt=0, description="Adam learning rate of such a candidate")
     finetune_schedule: Literal["constant", "cosine"] = added_setting(
-        "constant", inherit_only=True, description="its learning rate: constant, or cosine-annealed to zero over the fine-tune steps")
+        "constant", inherit_only=True,
+        description="its learning rate: constant, or cosine-annealed to zero over the fine-tune steps")
     path_dropout: float = added_setting(
-        0.0, inherit_only=True, ge=0, lt=1, description="chance that training cuts an edge of a cell, per sample (a node left without "
-        "input is cut too): trains a parent whose weights still work with an edge removed (inherit protocol)")
+        0.0, inherit_only=True, ge=0, lt=1,
+        description="chance that training cuts an edge of a cell, per sample (a node left without input is cut too): "
+        "trains a parent whose weights still work with an edge removed (inherit protocol)")
     leaf_handover: bool = added_setting(
-        False, inherit_only=True, description="a node that becomes a leaf where a leaf died takes over that leaf's trained output "
-        "weights (residual, next layer) instead of entering through zero weights (inherit protocol)")
+        False, inherit_only=True,
+        description="a node that becomes a leaf where a leaf died takes over that leaf's trained output weights "
+        "(residual, next layer) instead of entering through zero weights (inherit protocol)")
 
     def finetuning(self) -> "ImageTraining":
         """The schedule of a candidate that inherits weights: a short fine-tune, no early exit."""
@@ -203,7 +207,8 @@ class ConfirmSettings(_Strict):
 
     A search's best S is the maximum of many single-seed trainings (biased upward), and under the inherit protocol
     a fine-tuned score; re-training the ``top`` kept cells from scratch with ``seeds`` fresh seeds and taking the
-    best mean S picks the final cell on unbiased scores. Off (``top`` 0) is the paper's eq. (7)."""
+    best mean S picks the final cell on scores that played no part in choosing the finalists. Off (``top`` 0) is
+    the paper's eq. (7)."""
 
     top: int = Field(0, ge=0, description="kept cells (best search S first) to re-train from scratch; 0: off")
     seeds: int = Field(2, ge=1, description="fresh seeds per re-trained cell")
