@@ -25,9 +25,10 @@ def trials(run: Path) -> dict[tuple, dict]:
     kept: dict[int, list] = {}
     for step in sorted({row["step"] for row in rows}):
         usable = [row for row in rows if row["step"] == step and row["status"] == "ok"]
-        marked = [row for row in usable if row.get("kept")]
-        if marked or usable:
-            kept[step] = (marked or [max(usable, key=lambda row: preference(row["S"], row["n_edges"]))])[0]["edges"]
+        if usable:
+            keeper = next((row for row in usable if row.get("kept")), None) \
+                or max(usable, key=lambda row: preference(row["S"], row["n_edges"]))
+            kept[step] = keeper["edges"]
     return {(row["step"], json.dumps(kept.get(row["step"] - 1)), json.dumps(row["removed_edge"])): row for row in rows}
 
 

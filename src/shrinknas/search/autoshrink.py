@@ -81,7 +81,7 @@ class SearchResult:
         pool = [c for c in self.chosen if c.ok]
         if not pool:
             raise RuntimeError("no candidate was trained successfully")
-        return max(pool, key=lambda c: (c.score, -len(c.topology.edges), -c.step))
+        return max(pool, key=lambda c: (*preference(c.score, len(c.topology.edges)), -c.step))
 
 
 def preference(score: float, n_edges: int) -> tuple[float, int]:
