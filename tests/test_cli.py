@@ -2,6 +2,8 @@
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -100,6 +102,18 @@ def test_profile_shrinkcnn_a_json(cli, cell_file):
     code, out, _ = cli("profile", cell_file, "--macro", "imagenet", "--json")
     report = json.loads(out)
     assert code == 0 and report["params"] == 3_636_301 and report["macs"] == 383_677_672
+
+
+def test_profile_text_names_the_cell_and_its_cost(cli, cell_file):
+    code, out, _ = cli("profile", cell_file, "--macro", "imagenet")
+    assert code == 0 and "sepconv3x3" in out and "params 3.636 M" in out and "MACs 383.68 M" in out
+
+
+def test_module_entry_point_runs_the_cli(cell_file):
+    done = subprocess.run([sys.executable, "-m", "shrinknas", "profile", str(cell_file), "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["params"] > 0
 
 
 def test_show_draws_and_lists(cli, cell_file, tmp_path):

@@ -513,16 +513,12 @@ def profile(
     counts = count(net, shape)
     report: dict[str, Any] = {"macro": macro, "input": list(shape), "params": counts.params, "macs": counts.macs,
                               "memory_bytes": counts.memory_bytes}
+    lines = [f"{macro} network, input {'x'.join(map(str, shape))}: params {_fmt_params(counts.params)}, "
+             f"MACs {_fmt_macs(counts.macs)}"]
     if latency:
         report["latency_seconds"] = measure_latency(net, shape)
-    if as_json:
-        _emit_json(report)
-        return
-    console.print(str(topo), markup=False)
-    console.print(f"{macro} network, input {'x'.join(map(str, shape))}: params {_fmt_params(counts.params)}, "
-                  f"MACs {_fmt_macs(counts.macs)}")
-    if latency:
-        console.print(f"latency (batch 1): {report['latency_seconds'] * 1e3:.2f} ms")
+        lines.append(f"latency (batch 1): {report['latency_seconds'] * 1e3:.2f} ms")
+    _emit_profile(topo, report, lines, as_json)
 
 
 def _profile_language(topo: Topology, hidden: int, vocab: int, latency: bool, as_json: bool) -> None:
@@ -535,12 +531,19 @@ def _profile_language(topo: Topology, hidden: int, vocab: int, latency: bool, as
     counts = count_language_model(topo, hidden, vocab)
     report = {"task": "rnn", "hidden": hidden, "vocab_size": vocab, "edges": counts.edges, "params": counts.params,
               "macs_per_token": counts.macs_per_token}
+    _emit_profile(topo, report, [f"language model, hidden {hidden}, vocabulary {vocab}: "
+                                 f"params {_fmt_params(counts.params)}, MACs/token {_fmt_macs(counts.macs_per_token)}"],
+                  as_json)
+
+
+def _emit_profile(topo: Topology, report: dict[str, Any], lines: list[str], as_json: bool) -> None:
+    """Both profiles end alike: the report as one JSON object, or the cell followed by its summary lines."""
     if as_json:
         _emit_json(report)
         return
     console.print(str(topo), markup=False)
-    console.print(f"language model, hidden {hidden}, vocabulary {vocab}: params {_fmt_params(counts.params)}, "
-                  f"MACs/token {_fmt_macs(counts.macs_per_token)}")
+    for line in lines:
+        console.print(line)
 
 
 # -------------------------------------------------------------------------------------------------- show
