@@ -149,24 +149,26 @@ def autoshrink(
                 finished(i, r)
         return [c for c in done if c is not None]
 
-    def record(candidates: list[Candidate], keeper: Candidate | None) -> list[Candidate]:
-        """Marks the keeper and hands the step's candidates on, in sampling order."""
+    def record(candidates: list[Candidate], keeper: Candidate | None) -> Candidate | None:
+        """Hands the step's candidates on in sampling order, the keeper marked; returns the marked keeper."""
         marked = [replace(c, kept=True) if c is keeper else c for c in candidates]
         result.candidates.extend(marked)
         if on_candidate is not None:
             for c in marked:
                 on_candidate(c)
-        return marked
+        return next((c for c in marked if c.kept), None)
+
+    def keep(kept: Candidate) -> ParentWeights | None:
+        """The kept cell becomes the next step's parent (and its weights the candidates' start, when inheriting)."""
+        result.chosen.append(kept)
+        if on_kept is not None:
+            on_kept(kept)
+        return _parent_of(kept) if inheriting else None
 
     if on_step is not None:
         on_step(0, 1, len(cell.edges))
     (complete,) = evaluate_step(0, [(None, cell)])
-    (reference,) = record([complete], complete)
-    result.chosen.append(reference)
-    if on_kept is not None:
-        on_kept(reference)
-    if inheriting:
-        parent = _parent_of(reference)
+    parent = keep(record([complete], complete))
 
     step = 0
     while len(cell.edges) > settings.stop_edges:
@@ -176,18 +178,13 @@ def autoshrink(
             on_step(step, len(removals), len(cell.edges))
         candidates = evaluate_step(step, [(e, cell.without(e)) for e in removals])
         usable = [c for c in candidates if c.ok]
-        marked = record(candidates, max(usable, key=lambda c: preference(c.score, len(c.topology.edges)), default=None))
-        if not usable:
+        kept = record(candidates, max(usable, key=lambda c: preference(c.score, len(c.topology.edges)), default=None))
+        if kept is None:
             result.stopped_early = f"every candidate of step {step} failed"
             log.warning(result.stopped_early)
             break
-        kept = next(c for c in marked if c.kept)
-        result.chosen.append(kept)
-        if on_kept is not None:
-            on_kept(kept)
+        parent = keep(kept)
         cell = kept.topology
-        if inheriting:
-            parent = _parent_of(kept)
         log.info("step %d: removed %s, %d edges left, S=%.4f", step, kept.removed_edge, len(cell.edges), kept.score)
     return result
 
