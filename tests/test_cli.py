@@ -44,10 +44,21 @@ def test_search_writes_a_run_directory_that_reproduces_the_printout(tmp_path, cl
             parent = Topology("cnn", ops, tuple(map(tuple, kept[x["step"] - 1]["edges"])))
             assert [list(e) for e in parent.without(tuple(x["removed_edge"])).edges] == x["edges"]
     best_line = max((x for x in lines if x["status"] == "ok"), key=lambda x: (x["S"], -x["n_edges"]))
-    assert summary["best"]["S"] >= best_line["S"] - 1e-12
+    assert summary["search_best"]["S"] >= best_line["S"] - 1e-12  # eq. (7)
+    # the fast default confirms its 3 best kept cells on 2 fresh seeds; the best mean is the final cell
+    assert config["confirm"] == {"top": 3, "seeds": 2} and len(summary["confirm"]["finalists"]) == 3
     best_cell = json.loads((out_dir / "best_cell.json").read_text())
-    assert best_cell == summary["best"]["cell"]
+    assert best_cell == summary["best"]["cell"] == summary["confirm"]["finalists"][0]["cell"]
     assert f"{summary['best']['val_acc']:.4f}" in out and str(out_dir) in out.replace("\n", "")
+
+
+def test_paper_protocol_keeps_the_papers_pick(tmp_path, cli):
+    out_dir = tmp_path / "paper"
+    code, _, err = cli("search", "autoshrink", "--dataset", "digits", "--nodes", 3, "--candidates", 1, "--epochs", 1,
+                       "--proxy-size", 100, "--protocol", "paper", "--out", out_dir, "--quiet")
+    assert code == 0, err
+    assert yaml.safe_load((out_dir / "config.yaml").read_text())["confirm"]["top"] == 0
+    assert "confirm" not in json.loads((out_dir / "summary.json").read_text())
 
 
 def test_bad_flag_is_one_line_and_exit_2(cli):

@@ -99,6 +99,10 @@ def _fmt_params(params: int | None) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ search
+#: Finalists the confirm stage re-trains by default after a fast (inherit) search: README, "The confirm stage".
+FAST_CONFIRM_TOP = 3
+
+
 @search_app.command("autoshrink")
 def search_autoshrink(
     task: Optional[str] = typer.Option(None, help="cnn (image classification) | rnn (language modelling)"),
@@ -138,7 +142,8 @@ def search_autoshrink(
         "leaf's output weights instead of zero ones (default off)"),
     confirm_top: Optional[int] = typer.Option(
         None, help="after the search, re-train this many of the best kept cells from scratch on fresh seeds and "
-        "take the best mean S as the final cell (default 0: the paper's pick; rerun a finished run to add it)"),
+        f"take the best mean S as the final cell (default {FAST_CONFIRM_TOP} with --protocol inherit; 0: the paper's "
+        "pick, the default with --protocol paper; rerun a finished run to change it)"),
     confirm_seeds: Optional[int] = typer.Option(None, help="fresh seeds per cell with --confirm-top (default 2)"),
     seed: Optional[int] = typer.Option(None, help="one seed for every random choice"),
     device: Optional[str] = typer.Option(None, help="cpu | cuda"),
@@ -204,6 +209,8 @@ def search_autoshrink(
         _rnn_search_defaults(tree["search"])
     else:
         tree.setdefault("search", {}).setdefault("protocol", "inherit")  # the fast protocol (README, Performance)
+        if tree["search"]["protocol"] == "inherit":  # fine-tuned scores pick finalists, fresh seeds pick among them
+            tree.setdefault("confirm", {}).setdefault("top", FAST_CONFIRM_TOP)
         if "seed" in tree["search"]:
             tree.setdefault("task", {}).setdefault("data_seed", tree["search"]["seed"])
     cfg: AutoShrinkConfig = validated(AutoShrinkConfig, tree, "settings")
@@ -348,9 +355,15 @@ def runs_show(
         _emit_json({**asdict(p), "path": str(p.path), "config": config, "steps": steps})
         return
     console.print(f"{p.path}: {p.method} run, {p.state}", markup=False)
-    console.print(f"steps {p.steps_done}, trials {p.trials} ({p.failed} failed), best S {_fmt_score(p.best_score)}, "
-                  f"trial time {_fmt_seconds(p.trial_seconds)}, started {_fmt_when(p.started)}, "
-                  f"last update {_fmt_when(p.updated)}", markup=False)
+    confirmed = f" + {p.confirm_trainings} confirm trainings" if p.confirm_trainings else ""
+    console.print(f"steps {p.steps_done}, trials {p.trials - p.confirm_trainings}{confirmed} ({p.failed} failed), "
+                  f"best S {_fmt_score(p.best_score)}, trial time {_fmt_seconds(p.trial_seconds)}, "
+                  f"started {_fmt_when(p.started)}, last update {_fmt_when(p.updated)}", markup=False)
+    final_step = next((row["step"] for row in steps if row["key"] == p.final_key), None)
+    if p.confirm_trainings:
+        console.print("final cell (confirm stage): " + (
+            f"step {final_step}'s, mean S {_fmt_score(p.final_score)} on fresh seeds" if final_step is not None
+            else "every finalist failed, so the best S above"), markup=False)
     table = Table(title="kept candidate of every step")
     for col in ("step", "edges", "val_acc", "val_ppl", "MACs", "params", "S"):
         table.add_column(col, justify="right")

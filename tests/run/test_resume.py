@@ -127,8 +127,10 @@ def test_sigkill_mid_step_then_resume_gives_the_same_search(cli, tmp_path, unint
     assert _trajectory(out) == _trajectory(uninterrupted)
 
     code, shown, _ = cli("runs", "show", out)
-    assert code == 0 and "finished" in shown and f"best S {summary['best']['S']:.4f}" in shown
-    assert f"steps {summary['steps']}, trials {summary['trials']} (0 failed)" in shown
+    trainings = len(summary["confirm"]["finalists"]) * len(summary["confirm"]["seeds"])  # the default fast search
+    assert code == 0 and "finished" in shown and f"best S {summary['search_best']['S']:.4f}" in shown
+    assert f"steps {summary['steps']}, trials {summary['trials']} + {trainings} confirm trainings (0 failed)" in shown
+    assert f"final cell (confirm stage): step {summary['best']['step']}'s, mean S " in shown.replace("\n", " ")
 
 
 def test_ctrl_c_keeps_the_store_and_prints_a_command_that_resumes(cli, tmp_path, uninterrupted):

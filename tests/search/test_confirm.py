@@ -8,6 +8,7 @@ import pytest
 
 from shrinknas.config import AutoShrinkConfig, ConfirmSettings, ImageTask, ImageTraining, SearchSettings
 from shrinknas.run.executors import SerialExecutor, evaluate_serially
+from shrinknas.run.store import RunStore
 from shrinknas.run.trial import TrialResult, TrialSpec, evaluate
 from shrinknas.search.autoshrink import Candidate, autoshrink, derive_seed
 from shrinknas.search.confirm import confirm, confirm_seeds, finalists
@@ -89,6 +90,16 @@ def test_a_finished_run_is_confirmed_by_running_it_again_without_searching_again
     assert summary["best"]["cell"] == finalists_[0]["cell"] == json.loads((tmp_path / "best_cell.json").read_text())
     assert summary["search_best"] == plain["best"]
     assert summary["confirm"]["seeds"] == confirm_seeds(tiny(top=2, seeds=2))
+    with RunStore.read(tmp_path) as store:  # `runs ls/show` read the pick from the store, not summary.json
+        progress, steps = store.progress(), store.steps()
+    picked_step = next(row["step"] for row in steps if row["key"] == progress.final_key)
+    assert picked_step == finalists_[0]["step"] and progress.final_score == finalists_[0]["S_fresh_mean"]
+    assert progress.confirm_trainings == 4 and progress.trials == plain["trials"] + 4
     # more seeds later: only the new seed's trainings run
     more = run_autoshrink(tiny(top=2, seeds=3), tmp_path, executor)
     assert more["trials_trained"] == 2
+    # without the stage again: eq. (7)'s pick is the final cell, in the store as in the files
+    again = run_autoshrink(tiny(), tmp_path, executor)
+    with RunStore.read(tmp_path) as store:
+        assert store.progress().final_key is None and store.progress().confirm_trainings == 0
+    assert again["best"] == plain["best"] and "confirm" not in again

@@ -80,6 +80,9 @@ class RunProgress:
     trial_seconds: float
     started: float | None
     updated: float | None
+    final_key: str | None = None  # the confirm stage's pick, where it ran (else the final cell is best_key's)
+    final_score: float | None = None  # its mean S over the fresh seeds
+    confirm_trainings: int = 0  # of ``trials``, those the confirm stage ran
 
 
 def store_path(run_dir: Path) -> Path:
@@ -213,18 +216,35 @@ class RunStore:
 
     def config(self) -> dict[str, Any]:
         """The resolved config the run was started with."""
+        return self._meta_json("config")
+
+    def _meta_json(self, name: str) -> dict[str, Any]:
         try:
-            return json.loads(self.meta("config") or "{}")
+            value = json.loads(self.meta(name) or "{}")
         except json.JSONDecodeError:
+            value = None
+        if not isinstance(value, dict):
             raise BadInputError(
-                f"{self.path} is damaged (its config is not JSON); move it away, or pass --force-new to start over"
-            ) from None
+                f"{self.path} is damaged (its {name} is not a JSON object); move it away, or pass --force-new to "
+                "start over")
+        return value
 
     def set_state(self, state: str) -> None:
         """``running`` (by this process), ``interrupted``, ``failed`` or ``finished``: what ``runs ls`` shows."""
         values = [("state", state), ("pid", str(os.getpid())), ("host", socket.gethostname())]
         with self._sqlite_errors("write"), self._conn:
             self._conn.executemany("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", values)
+
+    def record_final(self, key: str | None, score: float | None = None, trainings: int = 0) -> None:
+        """The confirm stage's pick (``None`` if every finalist failed), its mean fresh S and how many trainings
+        it ran. No trainings: the stage did not run (a rerun without it forgets an earlier one)."""
+        value = None if not trainings else json.dumps(
+            {"key": key, "score": score if score is not None and math.isfinite(score) else None, "trainings": trainings})
+        with self._sqlite_errors("write"), self._conn:
+            if value is None:
+                self._conn.execute("DELETE FROM meta WHERE name = 'final'")
+            else:
+                self._conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('final', ?)", (value,))
 
     def state(self) -> str:
         """The recorded state, or ``stopped`` for a run whose process on this machine is gone (killed, crashed)."""
@@ -345,6 +365,7 @@ class RunStore:
                 "SELECT score, key FROM steps WHERE score IS NOT NULL ORDER BY score DESC, step LIMIT 1"
             ).fetchone()
         started = self.meta("started")
+        final = self._meta_json("final")
         updates = [t for t in (last, last_step) if t is not None]
         return RunProgress(
             path=self.path.parent,
@@ -358,6 +379,9 @@ class RunStore:
             trial_seconds=float(seconds),
             started=float(started) if started else first,
             updated=max(updates) if updates else None,
+            final_key=final.get("key"),
+            final_score=final.get("score"),
+            confirm_trainings=int(final.get("trainings", 0)),
         )
 
     # ----- plumbing -----

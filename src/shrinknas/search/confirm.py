@@ -71,3 +71,8 @@ def confirm(
         scores = tuple(score(r, c.topology, task, config.search) for r in mine)
         confirmed.append(Confirmed(c, tuple(seeds), tuple(mine), scores))
     return sorted(confirmed, key=lambda f: preference(f.mean_score, len(f.candidate.topology.edges)), reverse=True)
+
+
+def final_pick(confirmed: list[Confirmed] | None) -> Confirmed | None:
+    """The confirm stage's final cell: its best finalist, unless every finalist failed (then eq. (7)'s pick stands)."""
+    return confirmed[0] if confirmed and math.isfinite(confirmed[0].mean_score) else None

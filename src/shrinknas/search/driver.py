@@ -21,7 +21,7 @@ from ..run.runner import IndexCallback, TrialRunner
 from ..run.store import RunProgress, RunStore
 from ..run.trial import TrialResult, TrialSpec
 from .autoshrink import Candidate, CandidateCallback, SearchResult, StepCallback, autoshrink
-from .confirm import Confirmed, confirm
+from .confirm import Confirmed, confirm, final_pick
 
 METHOD = "autoshrink"
 
@@ -43,7 +43,7 @@ def candidate_summary(c: Candidate) -> dict[str, Any]:
 def summarize(result: SearchResult, seconds: float, confirmed: list[Confirmed] | None = None) -> dict[str, Any]:
     """``best`` is the final cell: the confirm stage's pick where it ran and a finalist trained, else eq. (7)'s."""
     failed = [c for c in result.candidates if not c.result.ok]
-    picked = confirmed[0] if confirmed and math.isfinite(confirmed[0].mean_score) else None
+    picked = final_pick(confirmed)
     extra: dict[str, Any] = {}
     if confirmed:
         extra = {"search_best": candidate_summary(result.best), "confirm": {
@@ -166,6 +166,9 @@ def run_autoshrink(
             raise
         summary = summarize(result, time.perf_counter() - start, confirmed)
         summary["trials_trained"], summary["trials_from_store"] = runner.counts.trained, runner.counts.reused
+        picked = final_pick(confirmed)
+        store.record_final(picked.candidate.result.key if picked else None, picked.mean_score if picked else None,
+                           sum(len(f.results) for f in confirmed or ()))
         run.write_json(BEST_CELL, summary["best"]["cell"])
         run.write_json(SUMMARY, summary)
         store.set_state("finished")
