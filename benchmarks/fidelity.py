@@ -39,6 +39,7 @@ class Variants:
     scratch_epochs: int | None  # None: no from-scratch variants (a reference run supplies them)
     schedules: tuple[str, ...] = ("constant",)
     finetune_other_seed: bool = False  # every fine-tune variant with a second seed too
+    scratch_other_seed: bool = True  # from scratch with a second seed too (the paper protocol's own agreement)
 
 
 def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: Variants):
@@ -71,7 +72,9 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: V
         paper = task.from_scratch()  # as the paper trains: no path dropout or other inherit-only setting
         scratch_task = paper.model_copy(update={"training": paper.training.model_copy(
             update={"epochs": variants.scratch_epochs})})
-        trials += [("scratch", scratch_task, seed, None), ("scratch_other_seed", scratch_task, other_seed, None)]
+        trials.append(("scratch", scratch_task, seed, None))
+        if variants.scratch_other_seed:
+            trials.append(("scratch_other_seed", scratch_task, other_seed, None))
     return cells, [(name, i, TrialSpec(cell, t, s, parent=p)) for name, t, s, p in trials
                    for i, cell in enumerate(cells)]
 
@@ -130,6 +133,8 @@ def main() -> None:
                         help="fine-tune learning-rate schedules to compare")
     parser.add_argument("--finetune-other-seed", action="store_true",
                         help="fine-tune every variant with a second seed too (its seed-to-seed agreement)")
+    parser.add_argument("--scratch-one-seed", action="store_true",
+                        help="train from scratch with the run's seed only (half the cost; no scratch-vs-scratch tau)")
     parser.add_argument("--reference", type=Path, default=None,
                         help="a finished --protocol paper run of the same settings: its trials are the from-scratch "
                              "side (steps where it stood on the same parent), so nothing is trained from scratch here")
@@ -140,7 +145,8 @@ def main() -> None:
     config = stored_config(store)
     reference = read_reference(args.reference, config) if args.reference else None
     scratch_epochs = None if reference or args.scratch_epochs == 0 else args.scratch_epochs
-    variants = Variants(tuple(args.budgets), scratch_epochs, tuple(args.schedules), args.finetune_other_seed)
+    variants = Variants(tuple(args.budgets), scratch_epochs, tuple(args.schedules), args.finetune_other_seed,
+                        not args.scratch_one_seed)
     jobs = [(step, *step_specs(store, config, step, variants)) for step in args.steps]
     specs = [spec for _, _, labelled in jobs for _, _, spec in labelled]
     start = time.perf_counter()
