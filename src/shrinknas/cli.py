@@ -359,8 +359,8 @@ def runs_show(
     console.print(f"steps {p.steps_done}, trials {p.trials - p.confirm_trainings}{confirmed} ({p.failed} failed), "
                   f"best S {_fmt_score(p.best_score)}, trial time {_fmt_seconds(p.trial_seconds)}, "
                   f"started {_fmt_when(p.started)}, last update {_fmt_when(p.updated)}", markup=False)
-    final_step = next((row["step"] for row in steps if row["key"] == p.final_key), None)
     if p.confirm_trainings:
+        final_step = next((row["step"] for row in steps if row["key"] == p.final_key), None)
         console.print("final cell (confirm stage): " + (
             f"step {final_step}'s, mean S {_fmt_score(p.final_score)} on fresh seeds" if final_step is not None
             else "every finalist failed, so the best S above"), markup=False)
