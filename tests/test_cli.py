@@ -34,7 +34,8 @@ def test_search_writes_a_run_directory_that_reproduces_the_printout(tmp_path, cl
     lines = [json.loads(x) for x in (out_dir / "trajectory.jsonl").read_text().splitlines()]
     summary = json.loads((out_dir / "summary.json").read_text())
     assert len(lines) == summary["trials"]
-    assert {"step", "removed_edge", "edges", "val_acc", "macs", "params", "S", "seconds", "status", "kept"} <= set(lines[0])
+    assert {"step", "removed_edge", "edges", "val_acc", "macs", "params", "S", "seconds", "status", "kept", "from_scratch"} <= set(lines[0])
+    assert lines[0]["from_scratch"] and not any(x["from_scratch"] for x in lines[1:])  # inherit: step 0 only
     # one kept row per step, and each step's candidates are the previous step's kept cell minus one edge
     kept = {x["step"]: x for x in lines if x["kept"]}
     assert sorted(kept) == sorted({x["step"] for x in lines})
@@ -68,11 +69,16 @@ def test_bad_flag_is_one_line_and_exit_2(cli):
 
 @pytest.mark.parametrize(
     "flag, value", [("--resource", "watts"), ("--finetune-schedule", "linear"), ("--path-dropout", "1.5"),
-                    ("--confirm-top", "-1"), ("--confirm-seeds", "0")]
+                    ("--confirm-top", "-1"), ("--confirm-seeds", "0"), ("--scratch-if-drop", "1.5")]
 )
 def test_invalid_setting_is_exit_2(cli, tmp_path, flag, value):
     code, _, err = cli("search", "autoshrink", flag, value, "--out", tmp_path)
     assert code == 2 and err.count("\n") == 1 and flag.lstrip("-").split("-")[-1] in err
+
+
+def test_retraining_from_scratch_is_refused_without_inheritance(cli, tmp_path):
+    code, _, err = cli("search", "autoshrink", "--protocol", "paper", "--scratch-if-drop", 0.1, "--out", tmp_path)
+    assert code == 2 and err.count("\n") == 1 and "needs --protocol inherit" in err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has the GPU the test asks for")

@@ -140,6 +140,9 @@ def search_autoshrink(
     leaf_handover: Optional[bool] = typer.Option(
         None, "--leaf-handover/--no-leaf-handover", help="a node that becomes a leaf where a leaf died inherits that "
         "leaf's output weights instead of zero ones (default off)"),
+    scratch_if_drop: Optional[float] = typer.Option(
+        None, help="with --protocol inherit: re-train from scratch a candidate whose fine-tuned val_acc falls more "
+        "than this below its parent's (default: never)"),
     confirm_top: Optional[int] = typer.Option(
         None, help="after the search, re-train this many of the best kept cells from scratch on fresh seeds and "
         f"take the best mean S as the final cell (default {FAST_CONFIRM_TOP} with --protocol inherit; 0: the paper's "
@@ -195,6 +198,7 @@ def search_autoshrink(
         "task.training.finetune_schedule": finetune_schedule,
         "task.training.path_dropout": path_dropout,
         "task.training.leaf_handover": leaf_handover,
+        "search.scratch_if_drop": scratch_if_drop,
         "confirm.top": confirm_top,
         "confirm.seeds": confirm_seeds,
         "search.seed": seed,

@@ -199,7 +199,18 @@ class SearchSettings(_Strict):
         "paper", description="paper: every candidate from scratch (the library default); inherit: candidates fine-tune "
         "the kept parent (the CLI default for cnn searches)"
     )
+    scratch_if_drop: float | None = added_setting(
+        None, ge=0, le=1,
+        description="inherit protocol: a candidate whose fine-tuned val_acc falls more than this below its parent's is "
+        "trained again from scratch (the paper's schedule), and that training scores it: inherited weights that fit "
+        "a child this badly say little about the cell")
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _scratch_if_drop_needs_inherit(self) -> "SearchSettings":
+        if self.scratch_if_drop is not None and self.protocol != "inherit":
+            raise ValueError("scratch_if_drop re-trains fine-tuned candidates; it needs --protocol inherit")
+        return self
 
 
 class ConfirmSettings(_Strict):

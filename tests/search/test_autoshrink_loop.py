@@ -8,7 +8,7 @@ import pytest
 from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
 from shrinknas.run.trial import TrialResult
 from shrinknas.run.executors import evaluate_serially
-from shrinknas.search.autoshrink import autoshrink, initial_cell, sample_removals
+from shrinknas.search.autoshrink import autoshrink, derive_seed, initial_cell, sample_removals
 
 TINY = ImageTask(dataset="digits", proxy_train=200, proxy_val=50,
                  training=ImageTraining(epochs=1, batch_size=64))
@@ -103,3 +103,34 @@ def test_stop_edges_stops_early():
     result = autoshrink(tiny_config(stop_edges=4), evaluate_serially)
     assert len(result.chosen[-1].topology.edges) <= 4
     assert len(result.chosen[-2].topology.edges) > 4
+
+
+def test_collapsed_fine_tunes_are_trained_again_from_scratch():
+    """Every fine-tuned candidate that fell more than the drop below its parent is scored by a from-scratch training
+    of the same cell instead; the others keep their fine-tuned score; the keeper is the best of the final scores."""
+    ran: list = []
+
+    def recording(specs, on_result=None):  # the real serial evaluator, remembering what it trained
+        results = evaluate_serially(specs, on_result=on_result)
+        ran.extend(zip(specs, results))
+        return results
+
+    rescued = autoshrink(tiny_config(protocol="inherit", scratch_if_drop=0.05, stop_edges=3), recording)
+    fine_tuned = {(spec.parent.key, spec.topology): r for spec, r in ran if spec.parent is not None}
+    from_scratch = {(spec.seed, spec.topology): r for spec, r in ran if spec.parent is None}
+    outcomes = set()
+    for step in range(1, len(rescued.chosen)):
+        parent = rescued.chosen[step - 1]
+        for c in (c for c in rescued.candidates if c.step == step):
+            first = fine_tuned[(parent.result.key, c.topology)]
+            collapsed = first.val_acc < parent.result.val_acc - 0.05
+            expected = from_scratch[(derive_seed(0, "trial", step), c.topology)] if collapsed else first
+            assert c.from_scratch == collapsed and c.result == expected
+            outcomes.add(collapsed)
+        assert rescued.chosen[step].score == max(c.score for c in rescued.candidates if c.step == step and c.ok)
+    assert outcomes == {True, False}, "both kinds of candidate must occur for this test to mean anything"
+
+
+def test_scratch_if_drop_needs_the_inherit_protocol():
+    with pytest.raises(ValueError, match="needs --protocol inherit"):
+        SearchSettings(protocol="paper", scratch_if_drop=0.1)
