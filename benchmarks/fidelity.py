@@ -92,7 +92,8 @@ def tau(a: list[float], b: list[float]) -> float | None:
     return None if value != value else round(float(value), 3)
 
 
-def summarise(config: AutoShrinkConfig, step: int, cells: list[Topology], labelled, results: list[TrialResult]) -> dict:
+def summarise(config: AutoShrinkConfig, step: int, edges_before: int, cells: list[Topology], labelled,
+              results: list[TrialResult]) -> dict:
     scores: dict[str, list[float]] = {}
     seconds: dict[str, float] = {}
     accs: dict[str, list[float | None]] = {}
@@ -117,7 +118,7 @@ def summarise(config: AutoShrinkConfig, step: int, cells: list[Topology], labell
             "seconds_ratio_scratch_over_this": round(seconds["scratch"] / seconds[name], 2) if scratch else None,
             "best_S": round(max(s), 4),
         }
-    return {"step": step, "edges_before": len(cells[0].edges) + 1, "candidates": len(cells),
+    return {"step": step, "edges_before": edges_before, "candidates": len(cells),
             "scratch_seconds": round(seconds["scratch"], 1) if scratch else None,
             "scratch_best_S": round(scratch[best_scratch], 4) if scratch else None,
             "variants": variants, "val_acc": accs}
@@ -152,6 +153,7 @@ def main() -> None:
     start = time.perf_counter()
     results = evaluate_with(PoolExecutor(args.workers))(specs)
     rows, offset = [], 0
+    parent_edges = {row["step"] + 1: len(row["topology"]["edges"]) for row in store.steps()}
     for step, cells, labelled in jobs:
         measured = results[offset : offset + len(labelled)]
         offset += len(labelled)
@@ -161,7 +163,7 @@ def main() -> None:
                 raise SystemExit(f"{args.reference} did not train step {step}'s candidates: it kept another cell before")
             labelled = labelled + [("scratch", i, None) for i in range(len(cells))]
             measured = measured + [reference[(step, c)] for c in cells]
-        rows.append(summarise(config, step, cells, labelled, measured))
+        rows.append(summarise(config, step, parent_edges[step], cells, labelled, measured))
     report = {"run": str(args.run), "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "run"},
               "wall_seconds": round(time.perf_counter() - start, 1), "steps": rows}
     emit(report, args.out)
