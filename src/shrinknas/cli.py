@@ -141,8 +141,8 @@ def search_autoshrink(
         None, "--leaf-handover/--no-leaf-handover", help="a node that becomes a leaf where a leaf died inherits that "
         "leaf's output weights instead of zero ones (default off)"),
     scratch_if_drop: Optional[float] = typer.Option(
-        None, help="with --protocol inherit: re-train from scratch a candidate whose fine-tuned val_acc falls more "
-        "than this below its parent's (default: never)"),
+        None, help="with --protocol inherit: re-train a step from scratch when every fine-tuned candidate falls "
+        "more than this below its parent's val_acc (default: never)"),
     confirm_top: Optional[int] = typer.Option(
         None, help="after the search, re-train this many of the best kept cells from scratch on fresh seeds and "
         f"take the best mean S as the final cell (default {FAST_CONFIRM_TOP} with --protocol inherit; 0: the paper's "

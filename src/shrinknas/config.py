@@ -201,9 +201,9 @@ class SearchSettings(_Strict):
     )
     scratch_if_drop: float | None = added_setting(
         None, ge=0, le=1,
-        description="inherit protocol: a candidate whose fine-tuned val_acc falls more than this below its parent's is "
-        "trained again from scratch (the paper's schedule), and that training scores it: inherited weights that fit "
-        "a child this badly say little about the cell")
+        description="inherit protocol: a step whose every fine-tuned candidate falls more than this below its "
+        "parent's val_acc is trained again from scratch (the paper's schedule), and those trainings rank it: inherited "
+        "weights that fit every child this badly rank failed starts, not cells")
     seed: int = 0
 
     @model_validator(mode="after")

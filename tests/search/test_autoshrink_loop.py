@@ -105,9 +105,9 @@ def test_stop_edges_stops_early():
     assert len(result.chosen[-2].topology.edges) > 4
 
 
-def test_collapsed_fine_tunes_are_trained_again_from_scratch():
-    """Every fine-tuned candidate that fell more than the drop below its parent is scored by a from-scratch training
-    of the same cell instead; the others keep their fine-tuned score; the keeper is the best of the final scores."""
+def test_a_step_whose_fine_tunes_all_collapsed_is_trained_again_from_scratch():
+    """A step where every fine-tuned candidate fell more than the drop below its parent is ranked by from-scratch
+    trainings of the same cells; any other step keeps its fine-tuned scores; the keeper is the best final score."""
     ran: list = []
 
     def recording(specs, on_result=None):  # the real serial evaluator, remembering what it trained
@@ -115,20 +115,22 @@ def test_collapsed_fine_tunes_are_trained_again_from_scratch():
         ran.extend(zip(specs, results))
         return results
 
-    rescued = autoshrink(tiny_config(protocol="inherit", scratch_if_drop=0.05, stop_edges=3), recording)
+    drop = 0.1
+    rescued = autoshrink(tiny_config(protocol="inherit", scratch_if_drop=drop, stop_edges=3), recording)
     fine_tuned = {(spec.parent.key, spec.topology): r for spec, r in ran if spec.parent is not None}
     from_scratch = {(spec.seed, spec.topology): r for spec, r in ran if spec.parent is None}
     outcomes = set()
     for step in range(1, len(rescued.chosen)):
         parent = rescued.chosen[step - 1]
-        for c in (c for c in rescued.candidates if c.step == step):
-            first = fine_tuned[(parent.result.key, c.topology)]
-            collapsed = first.val_acc < parent.result.val_acc - 0.05
-            expected = from_scratch[(derive_seed(0, "trial", step), c.topology)] if collapsed else first
+        mine = [c for c in rescued.candidates if c.step == step]
+        first = [fine_tuned[(parent.result.key, c.topology)] for c in mine]
+        collapsed = all(r.val_acc < parent.result.val_acc - drop for r in first)
+        for c, r in zip(mine, first):
+            expected = from_scratch[(derive_seed(0, "trial", step), c.topology)] if collapsed else r
             assert c.from_scratch == collapsed and c.result == expected
-            outcomes.add(collapsed)
-        assert rescued.chosen[step].score == max(c.score for c in rescued.candidates if c.step == step and c.ok)
-    assert outcomes == {True, False}, "both kinds of candidate must occur for this test to mean anything"
+        outcomes.add(collapsed)
+        assert rescued.chosen[step].score == max(c.score for c in mine if c.ok)
+    assert outcomes == {True, False}, "both kinds of step must occur for this test to mean anything"
 
 
 def test_scratch_if_drop_needs_the_inherit_protocol():
