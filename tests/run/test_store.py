@@ -203,27 +203,29 @@ def test_find_runs_lists_the_directory_and_its_children(tmp_path):
 
 
 def test_weights_are_kept_for_kept_trials_only(tmp_path):
-    """Inherit-protocol runs resume from the kept trials' weights; a kept trial's siblings lose theirs, and the next
-    step's finished trials keep theirs (a resume that replays the steps may keep one of them)."""
+    """Inherit-protocol runs resume from the kept trials' weights; a kept trial's siblings (same parent, same step's
+    seed) lose theirs, and later steps' finished trials keep theirs (a resume that replays the steps may keep one of
+    them), also those trained from scratch like step 0, as a step re-trained by ``scratch_if_drop`` is."""
     from shrinknas.run.trial import ParentWeights, TrialSpec
 
-    first, other = make_specs(2)
-    child, sibling = (TrialSpec(first.topology, first.task, seed, parent=ParentWeights(first.key(), first.topology, b"w0"))
-                      for seed in (7, 8))
-    specs = (first, other, child, sibling)
+    first, later = make_specs(2)  # from scratch, seeds 0 and 1: step 0 and a later step re-trained from scratch
+    other = TrialSpec(first.topology.without(first.topology.edges[0]), first.task, first.seed)
+    child = TrialSpec(first.topology, first.task, 7, parent=ParentWeights(first.key(), first.topology, b"w0"))
+    sibling = TrialSpec(other.topology, first.task, 7, parent=child.parent)
+    specs = (first, other, later, child, sibling)
     with RunStore.open(tmp_path, "autoshrink", CONFIG) as store:
-        for spec, blob in zip(specs, (b"w0", b"w1", b"w2", b"w3")):
+        for spec, blob in zip(specs, (b"w0", b"w1", b"w4", b"w2", b"w3")):
             store.put(spec, dataclasses.replace(_result(spec), weights=blob))
         store.record_step(0, first.key(), 0.5)
     with RunStore.open(tmp_path, "autoshrink", CONFIG) as store:
         found = store.get_many([s.key() for s in specs])
-        assert [found[s.key()].weights for s in specs] == [b"w0", None, b"w2", b"w3"]
+        assert [found[s.key()].weights for s in specs] == [b"w0", None, b"w4", b"w2", b"w3"]
         assert found[first.key()] == _result(first)  # weights are not part of a result's equality
-        assert store.trial_rows()[2]["parent"] == first.key()
+        assert store.trial_rows()[3]["parent"] == first.key()
         store.record_step(0, first.key(), 0.5)  # a resume replays the step: the next step's trials keep theirs
         store.record_step(1, child.key(), 0.6)
         found = store.get_many([s.key() for s in specs])
-        assert [found[s.key()].weights for s in specs] == [b"w0", None, b"w2", None]
+        assert [found[s.key()].weights for s in specs] == [b"w0", None, b"w4", b"w2", None]
 
 
 def test_a_run_another_live_process_is_searching_is_refused(tmp_path):

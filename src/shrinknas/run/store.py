@@ -322,9 +322,10 @@ class RunStore:
     def record_step(self, step: int, key: str, score: float | None) -> None:
         """Remember which trial a strategy kept at ``step`` and its score; replaying a step rewrites it.
 
-        The weights of the kept trial's siblings (trials from the same parent) that no step kept are dropped here:
-        only kept trials are parents of later ones. A later step's finished trials keep theirs, since a resumed
-        run, replaying its steps, may still keep one of them.
+        The weights of the kept trial's siblings (trials from the same parent with the same step's seed) that no
+        step kept are dropped here: only kept trials are parents of later ones. A later step's finished trials keep
+        theirs, since a resumed run, replaying its steps, may still keep one of them; that holds for steps trained
+        from scratch too (no parent), which differ from step 0 by their seed.
         """
         value = score if score is not None and math.isfinite(score) else None
         with self._sqlite_errors("write"), self._conn:
@@ -334,7 +335,7 @@ class RunStore:
             )
             self._conn.execute(
                 "DELETE FROM weights WHERE key NOT IN (SELECT key FROM steps) AND key IN "
-                "(SELECT key FROM trials WHERE parent IS (SELECT parent FROM trials WHERE key = ?))",
+                "(SELECT t.key FROM trials t JOIN trials k ON t.parent IS k.parent AND t.seed = k.seed WHERE k.key = ?)",
                 (key,),
             )
 
