@@ -42,3 +42,20 @@ def test_replaying_a_run_whose_store_lacks_a_trial_is_an_error_not_a_training(tm
         conn.execute("DELETE FROM trials WHERE rowid = (SELECT max(rowid) FROM trials)")
     with pytest.raises(ShrinkNASError, match="lacks 1 trial"):
         replay(tmp_path)
+
+
+def test_a_run_stopped_after_steps_retrained_from_scratch_resumes_from_their_weights(tmp_path):
+    """Steps 1, 4 and 5 of this search collapse and are re-trained from scratch. Stopped before steps 4 and 5 were
+    recorded, the resume replays step 1 (a from-scratch keeper like step 0) and must still find step 4's weights."""
+    config = AutoShrinkConfig(
+        search=SearchSettings(nodes=4, candidates=3, protocol="inherit", scratch_if_drop=0.1),
+        task=ImageTask(dataset="digits", proxy_train=200, proxy_val=50, training=ImageTraining(epochs=1, batch_size=64)),
+    )
+    finished = run_autoshrink(config, tmp_path, SerialExecutor(threads_per_trial=1))
+    with RunStore.read(tmp_path) as store:
+        rescued = [row["step"] for row in store.steps() if row["step"] > 0 and row["parent"] is None]
+    assert len(rescued) >= 2, "the test needs two re-trained steps"
+    with sqlite3.connect(tmp_path / "trials.sqlite") as conn:  # as if stopped before the last ones were recorded
+        conn.execute("DELETE FROM steps WHERE step >= ?", (rescued[1],))
+    resumed = run_autoshrink(config, tmp_path, SerialExecutor(threads_per_trial=1))
+    assert resumed["trials_trained"] == 0 and resumed["best"] == finished["best"]
