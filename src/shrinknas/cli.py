@@ -245,14 +245,16 @@ def search_autoshrink(
     with trial_executor:
         edges_bar = progress.add_task("edges removed", total=s.nodes * (s.nodes - 1) // 2)
         step_bar = progress.add_task("candidates", total=1)
-        state = {"edges0": None}
+        state: dict[str, int | None] = {"edges0": None, "step": None}
 
         def on_step(step: int, n: int, edges_left: int) -> None:
             if state["edges0"] is None:
                 state["edges0"] = edges_left
                 progress.update(edges_bar, total=edges_left)
             progress.update(edges_bar, completed=state["edges0"] - edges_left)
-            label = "complete DAG" if step == 0 else f"step {step} candidates"
+            label = ("complete DAG" if step == 0 else f"step {step} again, from scratch" if step == state["step"]
+                     else f"step {step} candidates")
+            state["step"] = step
             progress.reset(step_bar, total=n, description=label)
 
         try:

@@ -116,7 +116,9 @@ def test_a_step_whose_fine_tunes_all_collapsed_is_trained_again_from_scratch():
         return results
 
     drop = 0.1
-    rescued = autoshrink(tiny_config(protocol="inherit", scratch_if_drop=drop, stop_edges=3), recording)
+    announced: list[int] = []
+    rescued = autoshrink(tiny_config(protocol="inherit", scratch_if_drop=drop, stop_edges=3), recording,
+                         on_step=lambda step, n, edges: announced.append(step))
     fine_tuned = {(spec.parent.key, spec.topology): r for spec, r in ran if spec.parent is not None}
     from_scratch = {(spec.seed, spec.topology): r for spec, r in ran if spec.parent is None}
     outcomes = set()
@@ -129,6 +131,7 @@ def test_a_step_whose_fine_tunes_all_collapsed_is_trained_again_from_scratch():
             expected = from_scratch[(derive_seed(0, "trial", step), c.topology)] if collapsed else r
             assert c.from_scratch == collapsed and c.result == expected
         outcomes.add(collapsed)
+        assert announced.count(step) == (2 if collapsed else 1)  # a re-training resets the progress bar
         assert rescued.chosen[step].score == max(c.score for c in mine if c.ok)
     assert outcomes == {True, False}, "both kinds of step must occur for this test to mean anything"
 

@@ -110,7 +110,7 @@ def sample_removals(cell: Topology, k: int, seed: int, step: int) -> list[Edge]:
     return edges[:k]
 
 
-StepCallback = Callable[[int, int, int], None]  # (step, candidates in it, edges left)
+StepCallback = Callable[[int, int, int], None]  # (step, candidates in it, edges left); again if re-trained
 CandidateCallback = Callable[[Candidate], None]
 
 
@@ -169,21 +169,24 @@ def autoshrink(
             on_kept(kept)
         return _parent_of(kept) if inheriting else None
 
-    if on_step is not None:
-        on_step(0, 1, len(cell.edges))
-    (complete,) = evaluate_step(0, [(None, cell)])
+    def announce_and_evaluate(step: int, pairs: list[tuple[Edge | None, Topology]], scratch: bool = False
+                              ) -> list[Candidate]:
+        """``on_step`` before every round of trainings, so a step trained again is announced again."""
+        if on_step is not None:
+            on_step(step, len(pairs), len(cell.edges))
+        return evaluate_step(step, pairs, scratch)
+
+    (complete,) = announce_and_evaluate(0, [(None, cell)])
     parent = keep(record([complete], complete))
 
     step = 0
     while len(cell.edges) > settings.stop_edges:
         step += 1
         removals = sample_removals(cell, settings.candidates, settings.seed, step)
-        if on_step is not None:
-            on_step(step, len(removals), len(cell.edges))
-        candidates = evaluate_step(step, [(e, cell.without(e)) for e in removals])
+        candidates = announce_and_evaluate(step, [(e, cell.without(e)) for e in removals])
         if parent is not None and settings.scratch_if_drop is not None:
             candidates = retrain_collapsed(candidates, result.chosen[-1], settings.scratch_if_drop,
-                                           lambda pairs: evaluate_step(step, pairs, scratch=True))
+                                           lambda pairs: announce_and_evaluate(step, pairs, scratch=True))
         usable = [c for c in candidates if c.ok]
         kept = record(candidates, max(usable, key=lambda c: preference(c.score, len(c.topology.edges)), default=None))
         if kept is None:
