@@ -35,7 +35,9 @@ def test_search_writes_a_run_directory_that_reproduces_the_printout(tmp_path, cl
     summary = json.loads((out_dir / "summary.json").read_text())
     assert len(lines) == summary["trials"]
     assert {"step", "removed_edge", "edges", "val_acc", "macs", "params", "S", "seconds", "status", "kept", "from_scratch"} <= set(lines[0])
-    assert lines[0]["from_scratch"] and not any(x["from_scratch"] for x in lines[1:])  # inherit: step 0 only
+    # inherit: step 0 from scratch; later steps fine-tuned, or re-trained whole when all their fine-tunes collapsed
+    assert lines[0]["from_scratch"] and config["search"]["scratch_if_drop"] == 0.15
+    assert all(len({x["from_scratch"] for x in lines if x["step"] == s}) == 1 for s in {x["step"] for x in lines})
     # one kept row per step, and each step's candidates are the previous step's kept cell minus one edge
     kept = {x["step"]: x for x in lines if x["kept"]}
     assert sorted(kept) == sorted({x["step"] for x in lines})
@@ -69,7 +71,8 @@ def test_bad_flag_is_one_line_and_exit_2(cli):
 
 @pytest.mark.parametrize(
     "flag, value", [("--resource", "watts"), ("--finetune-schedule", "linear"), ("--path-dropout", "1.5"),
-                    ("--confirm-top", "-1"), ("--confirm-seeds", "0"), ("--scratch-if-drop", "1.5")]
+                    ("--confirm-top", "-1"), ("--confirm-seeds", "0"), ("--scratch-if-drop", "1.5"),
+                    ("--scratch-if-drop", "never")]
 )
 def test_invalid_setting_is_exit_2(cli, tmp_path, flag, value):
     code, _, err = cli("search", "autoshrink", flag, value, "--out", tmp_path)
@@ -157,10 +160,12 @@ def test_inherit_protocol_fine_tunes_candidates_briefly(tmp_path, cli):
     out_dir = tmp_path / "inherit"
     code, _, err = cli("search", "autoshrink", "--dataset", "digits", "--nodes", 4, "--candidates", 2,
                        "--epochs", 3, "--proxy-size", 200, "--batch-size", 64, "--protocol", "inherit",
-                       "--finetune-steps", 2, "--leaf-handover", "--out", out_dir, "--quiet")
+                       "--finetune-steps", 2, "--leaf-handover", "--scratch-if-drop", "off", "--out", out_dir,
+                       "--quiet")
     assert code == 0, err
     lines = [json.loads(x) for x in (out_dir / "trajectory.jsonl").read_text().splitlines()]
     assert lines[0]["step"] == 0 and lines[0]["epochs"] >= 1
-    assert all(x["epochs"] == 1 for x in lines[1:])  # 2 steps of 64 images fit in one epoch
+    assert all(x["epochs"] == 1 and not x["from_scratch"] for x in lines[1:])  # 2 steps of 64 images: one epoch
     stored = yaml.safe_load((out_dir / "config.yaml").read_text())
     assert stored["search"]["protocol"] == "inherit" and stored["task"]["training"]["leaf_handover"] is True
+    assert stored["search"]["scratch_if_drop"] is None  # off: never re-trained, the run keyed as before the option

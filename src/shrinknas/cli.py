@@ -101,6 +101,8 @@ def _fmt_params(params: int | None) -> str:
 # ------------------------------------------------------------------------------------------------ search
 #: Finalists the confirm stage re-trains by default after a fast (inherit) search: README, "The confirm stage".
 FAST_CONFIRM_TOP = 3
+#: A fast search re-trains a step from scratch when all its fine-tunes fell this far: README, "The last steps".
+FAST_SCRATCH_IF_DROP = 0.15
 
 
 @search_app.command("autoshrink")
@@ -140,9 +142,9 @@ def search_autoshrink(
     leaf_handover: Optional[bool] = typer.Option(
         None, "--leaf-handover/--no-leaf-handover", help="a node that becomes a leaf where a leaf died inherits that "
         "leaf's output weights instead of zero ones (default off)"),
-    scratch_if_drop: Optional[float] = typer.Option(
-        None, help="with --protocol inherit: re-train a step from scratch when every fine-tuned candidate falls "
-        "more than this below its parent's val_acc (default: never)"),
+    scratch_if_drop: Optional[str] = typer.Option(
+        None, metavar="D|off", help="with --protocol inherit: re-train a step from scratch when every fine-tuned "
+        f"candidate falls more than D below its parent's val_acc (default {FAST_SCRATCH_IF_DROP}; off: never)"),
     confirm_top: Optional[int] = typer.Option(
         None, help="after the search, re-train this many of the best kept cells from scratch on fresh seeds and "
         f"take the best mean S as the final cell (default {FAST_CONFIRM_TOP} with --protocol inherit; 0: the paper's "
@@ -198,7 +200,7 @@ def search_autoshrink(
         "task.training.finetune_schedule": finetune_schedule,
         "task.training.path_dropout": path_dropout,
         "task.training.leaf_handover": leaf_handover,
-        "search.scratch_if_drop": scratch_if_drop,
+        "search.scratch_if_drop": scratch_if_drop,  # a number or "off", read by the settings model
         "confirm.top": confirm_top,
         "confirm.seeds": confirm_seeds,
         "search.seed": seed,
@@ -215,6 +217,7 @@ def search_autoshrink(
         tree.setdefault("search", {}).setdefault("protocol", "inherit")  # the fast protocol (README, Performance)
         if tree["search"]["protocol"] == "inherit":  # fine-tuned scores pick finalists, fresh seeds pick among them
             tree.setdefault("confirm", {}).setdefault("top", FAST_CONFIRM_TOP)
+            tree["search"].setdefault("scratch_if_drop", FAST_SCRATCH_IF_DROP)
         if "seed" in tree["search"]:
             tree.setdefault("task", {}).setdefault("data_seed", tree["search"]["seed"])
     cfg: AutoShrinkConfig = validated(AutoShrinkConfig, tree, "settings")

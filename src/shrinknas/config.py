@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import BadInputError
 
@@ -201,10 +201,18 @@ class SearchSettings(_Strict):
     )
     scratch_if_drop: float | None = added_setting(
         None, ge=0, le=1,
-        description="inherit protocol: a step whose every fine-tuned candidate falls more than this below its "
+        description="inherit protocol (off: None): a step whose every fine-tuned candidate falls more than this below its "
         "parent's val_acc is trained again from scratch (the paper's schedule), and those trainings rank it: inherited "
         "weights that fit every child this badly rank failed starts, not cells")
     seed: int = 0
+
+    @field_validator("scratch_if_drop", mode="before")
+    @classmethod
+    def _off_means_never(cls, value: Any) -> Any:
+        """``off`` (the CLI's word; YAML reads a bare off as false) is None, and never a drop of 0."""
+        if value is True:
+            raise ValueError("expected a number from 0 to 1, or off")
+        return None if value is False or (isinstance(value, str) and value.strip().lower() == "off") else value
 
     @model_validator(mode="after")
     def _scratch_if_drop_needs_inherit(self) -> "SearchSettings":

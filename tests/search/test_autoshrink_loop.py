@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
+from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings, identity
 from shrinknas.run.trial import TrialResult
 from shrinknas.run.executors import evaluate_serially
 from shrinknas.search.autoshrink import autoshrink, derive_seed, initial_cell, sample_removals
@@ -139,3 +139,18 @@ def test_a_step_whose_fine_tunes_all_collapsed_is_trained_again_from_scratch():
 def test_scratch_if_drop_needs_the_inherit_protocol():
     with pytest.raises(ValueError, match="needs --protocol inherit"):
         SearchSettings(protocol="paper", scratch_if_drop=0.1)
+
+
+@pytest.mark.parametrize("off", ["off", " OFF ", False, None])
+def test_scratch_if_drop_off_is_none_and_keeps_the_identity_of_runs_made_before_it(off):
+    """``off`` from the CLI, or a bare ``off`` in YAML (read as false), must never become a drop of 0."""
+    settings = SearchSettings(protocol="inherit", scratch_if_drop=off)
+    assert settings.scratch_if_drop is None
+    assert "scratch_if_drop" not in identity(settings)
+    assert identity(SearchSettings(protocol="inherit", scratch_if_drop=0.15))["scratch_if_drop"] == 0.15
+
+
+@pytest.mark.parametrize("bad", [True, "never", 1.5, -0.1])
+def test_scratch_if_drop_refuses_what_is_not_a_drop(bad):
+    with pytest.raises(ValueError):
+        SearchSettings(protocol="inherit", scratch_if_drop=bad)
