@@ -385,6 +385,20 @@ def runs_show(
         console.print("resume it by running the same search command with the same --out", markup=False)
 
 
+@runs_app.command("plot")
+def runs_plot(
+    directory: Path = typer.Argument(..., help="a run directory (finished or still running)"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output",
+                                          help="image to write (png, svg, pdf; default DIR/trajectory.png)"),
+) -> None:
+    """Draw a search's trajectory: every candidate's S by step, the kept path, re-trained steps, finalists."""
+    from .report.trajectory import draw_trajectory
+
+    path = output or directory / "trajectory.png"
+    draw_trajectory(directory, path)
+    console.print(f"drawn to {path}", markup=False)
+
+
 def _run_name(path: Path, root: Path) -> str:
     return str(path) if path == root else path.name
 
