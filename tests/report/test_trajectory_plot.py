@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from shrinknas.report.trajectory import trajectory_figure
+from shrinknas.report.trajectory import pareto_front, trajectory_figure
 
 
 @pytest.fixture(scope="module")
@@ -22,13 +22,17 @@ def tiny_run(tmp_path_factory):
     return out, rows, json.loads((out / "summary.json").read_text())
 
 
+def _axes(fig, name):
+    return next(ax for ax in fig.axes if ax.get_label() == name)
+
+
 def _by_label(ax, label):
     return next(c for c in [*ax.lines, *ax.collections] if c.get_label() == label)
 
 
 def test_the_figure_draws_the_kept_path_the_retrained_steps_and_the_finalists(tiny_run):
     _, rows, summary = tiny_run
-    top = trajectory_figure(rows, summary).axes[0]
+    top = _axes(trajectory_figure(rows, summary), "scores")
     kept = sorted((r for r in rows if r["kept"]), key=lambda r: r["step"])
     line = _by_label(top, "kept cell")
     assert list(line.get_xdata()) == [r["step"] for r in kept] and list(line.get_ydata()) == [r["S"] for r in kept]
@@ -57,9 +61,25 @@ def test_a_folder_without_a_trajectory_is_one_line_and_exit_2(cli, tmp_path):
 def test_a_trajectory_written_before_the_kept_column_draws_each_steps_best(tiny_run):
     _, rows, _ = tiny_run
     old = [{k: v for k, v in r.items() if k != "kept"} for r in rows]
-    line = _by_label(trajectory_figure(old).axes[0], "kept cell")
+    line = _by_label(_axes(trajectory_figure(old), "scores"), "kept cell")
     best = {}
     for r in old:
         if r["status"] == "ok" and (r["step"] not in best or (r["S"], -r["n_edges"]) > best[r["step"]]):
             best[r["step"]] = (r["S"], -r["n_edges"])
     assert list(line.get_ydata()) == [best[s][0] for s in sorted(best)]
+
+
+def test_the_pareto_front_is_every_cell_nothing_beats_on_both_macs_and_accuracy(tiny_run):
+    _, rows, summary = tiny_run
+    cells = [r for r in rows if r["status"] == "ok"]
+    front = pareto_front(cells)
+
+    def beaten(r):
+        return any(o["macs"] <= r["macs"] and o["val_acc"] >= r["val_acc"] and
+                   (o["macs"], o["val_acc"]) != (r["macs"], r["val_acc"]) for o in cells)
+
+    assert front and not any(beaten(r) for r in front)
+    on_front = {(r["macs"], r["val_acc"]) for r in front}  # one cell stands for cells with the same numbers
+    assert all((r["macs"], r["val_acc"]) in on_front or beaten(r) for r in cells)
+    drawn = _by_label(_axes(trajectory_figure(rows, summary), "pareto"), "Pareto front")
+    assert list(drawn.get_xdata()) == [r["macs"] for r in front]

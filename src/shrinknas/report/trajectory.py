@@ -22,7 +22,8 @@ KEPT, CANDIDATE, RETRAINED, FINALIST = "#1f77b4", "#9e9e9e", "#ff7f0e", "#2ca02c
 
 
 def trajectory_figure(rows: list[dict[str, Any]], summary: dict[str, Any] | None = None, title: str = "") -> Figure:
-    """``rows``: trajectory.jsonl's lines; ``summary``: summary.json, for the confirm stage's finalists."""
+    """``rows``: trajectory.jsonl's lines; ``summary``: summary.json, for the confirm stage's finalists and the final
+    cell. Axes are labelled ``scores``, ``cost`` and ``pareto`` (``Axes.get_label``)."""
     usable = [r for r in rows if r.get("status") == "ok" and r.get("S") is not None and math.isfinite(r["S"])]
     kept = sorted((r for r in usable if r.get("kept")), key=lambda r: r["step"])
     if not any("kept" in r for r in rows):  # written before the column existed: each step kept its best
@@ -30,40 +31,88 @@ def trajectory_figure(rows: list[dict[str, Any]], summary: dict[str, Any] | None
                 for s in sorted({r["step"] for r in usable})]
     if not kept:
         raise BadInputError("the trajectory has no kept cell yet: nothing to draw")
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True, height_ratios=(2, 1),
-                                      layout="constrained")
-    top.scatter([r["step"] for r in usable], [r["S"] for r in usable], s=12, color=CANDIDATE, label="candidates")
-    top.plot([r["step"] for r in kept], [r["S"] for r in kept], "-o", ms=4, color=KEPT, label="kept cell")
+    fig = plt.figure(figsize=(13, 6.5), layout="constrained")
+    axes = fig.subplot_mosaic([["scores", "pareto"], ["cost", "pareto"]], width_ratios=(3, 2),
+                              height_ratios=(2, 1), sharex=False)
+    for name, ax in axes.items():
+        ax.set_label(name)
+    axes["cost"].sharex(axes["scores"])
+    best = (summary or {}).get("best")
+    _draw_scores(axes["scores"], usable, kept, summary, best)
+    _draw_cost(axes["cost"], kept)
+    _draw_pareto(axes["pareto"], usable, best)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def pareto_front(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The trained cells no other beats on both MACs (fewer) and quality (higher accuracy, lower perplexity),
+    cheapest first."""
+    front: list[dict[str, Any]] = []
+    for r in sorted(rows, key=lambda r: (r["macs"], -_quality(r))):
+        if not front or _quality(r) > _quality(front[-1]):
+            front.append(r)
+    return front
+
+
+def _quality(row: dict[str, Any]) -> float:
+    return row["val_acc"] if row.get("val_acc") is not None else -row["val_ppl"]
+
+
+def _draw_scores(ax: Any, usable: list[dict], kept: list[dict], summary: dict | None, best: dict | None) -> None:
+    ax.scatter([r["step"] for r in usable], [r["S"] for r in usable], s=12, color=CANDIDATE, label="candidates")
+    ax.plot([r["step"] for r in kept], [r["S"] for r in kept], "-o", ms=4, color=KEPT, label="kept cell")
     retrained = [r for r in usable if r.get("from_scratch") and r["step"] > 0]
     if retrained:
-        top.scatter([r["step"] for r in retrained], [r["S"] for r in retrained], s=30, facecolors="none",
-                    edgecolors=RETRAINED, linewidths=1.5, label="step re-trained from scratch")
+        ax.scatter([r["step"] for r in retrained], [r["S"] for r in retrained], s=30, facecolors="none",
+                   edgecolors=RETRAINED, linewidths=1.5, label="step re-trained from scratch")
     finalists = ((summary or {}).get("confirm") or {}).get("finalists") or []
     fresh = [f for f in finalists if f.get("S_fresh_mean") is not None]
     if fresh:
-        top.scatter([f["step"] for f in fresh], [f["S_fresh_mean"] for f in fresh], marker="*", s=140,
-                    color=FINALIST, zorder=3, label="confirm stage: mean S on fresh seeds")
-    best = (summary or {}).get("best")
+        ax.scatter([f["step"] for f in fresh], [f["S_fresh_mean"] for f in fresh], marker="*", s=140,
+                   color=FINALIST, zorder=3, label="confirm stage: mean S on fresh seeds")
     if best is not None:
-        top.annotate(f"final cell: step {best['step']}, {best['n_edges']} edges", (best["step"], best["S"]),
-                     xytext=(-12, -40), textcoords="offset points", ha="right", fontsize=8,
-                     arrowprops={"arrowstyle": "->", "color": "#333333"},
-                     bbox={"boxstyle": "round", "fc": "white", "ec": "#cccccc", "alpha": 0.9})
-    top.set_ylabel("S, the search's score")
-    top.legend(fontsize=8, loc="best")
-    top.grid(alpha=0.3)
-    top.set_title(title, fontsize=10)
+        ax.annotate(f"final cell: step {best['step']}, {best['n_edges']} edges", (best["step"], best["S"]),
+                    xytext=(-12, -40), textcoords="offset points", ha="right", fontsize=8,
+                    arrowprops={"arrowstyle": "->", "color": "#333333"},
+                    bbox={"boxstyle": "round", "fc": "white", "ec": "#cccccc", "alpha": 0.9})
+    ax.set_ylabel("S, the search's score")
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    ax.tick_params(labelbottom=False)
 
-    bottom.plot([r["step"] for r in kept], [r["macs"] for r in kept], "-o", ms=3, color=KEPT)
-    bottom.set_yscale("log")
-    bottom.set_ylabel("kept cell's MACs")
-    edges = bottom.twinx()
+
+def _draw_cost(ax: Any, kept: list[dict]) -> None:
+    ax.plot([r["step"] for r in kept], [r["macs"] for r in kept], "-o", ms=3, color=KEPT)
+    ax.set_yscale("log")
+    ax.set_ylabel("kept cell's MACs")
+    edges = ax.twinx()
     edges.step([r["step"] for r in kept], [r["n_edges"] for r in kept], where="post", color=CANDIDATE)
     edges.set_ylabel("edges", color=CANDIDATE)
-    bottom.set_xlabel("shrink step")
-    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
-    bottom.grid(alpha=0.3)
-    return fig
+    ax.set_xlabel("shrink step")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+
+
+def _draw_pareto(ax: Any, usable: list[dict], best: dict | None) -> None:
+    """Every trained cell by cost and quality: what the search saw on its way, and which cells nothing beat."""
+    text = all(r.get("val_acc") is None for r in usable)
+    quality = "val_ppl" if text else "val_acc"
+    ax.scatter([r["macs"] for r in usable], [r[quality] for r in usable], s=12, color=CANDIDATE,
+               label="trained cells")
+    front = pareto_front(usable)
+    ax.step([r["macs"] for r in front], [r[quality] for r in front], "-o", where="post", ms=4, color=KEPT,
+            label="Pareto front")
+    if best is not None and best.get(quality) is not None:
+        ax.scatter([best["macs"]], [best[quality]], marker="D", s=60, facecolors="none", edgecolors="#d62728",
+                   linewidths=1.5, zorder=3, label="final cell")
+    ax.set_xscale("log")
+    if text:
+        ax.invert_yaxis()  # up is better on both panels
+    ax.set_xlabel("MACs" + (" per token" if text else ""))
+    ax.set_ylabel(quality + (" (lower is better)" if text else ""))
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
 
 
 def draw_trajectory(run_dir: Path | str, path: Path | str) -> None:
