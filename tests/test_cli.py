@@ -169,3 +169,18 @@ def test_inherit_protocol_fine_tunes_candidates_briefly(tmp_path, cli):
     stored = yaml.safe_load((out_dir / "config.yaml").read_text())
     assert stored["search"]["protocol"] == "inherit" and stored["task"]["training"]["leaf_handover"] is True
     assert stored["search"]["scratch_if_drop"] is None  # off: never re-trained, the run keyed as before the option
+
+
+def test_steps_retrained_from_scratch_are_named_in_the_summary_and_the_printout(tmp_path, cli):
+    """A drop of 0 and one fine-tune step make the tiny search re-train steps (fine-tunes fall below the parent)."""
+    out_dir = tmp_path / "retrained"
+    code, out, err = cli("search", "autoshrink", "--dataset", "digits", "--nodes", 4, "--candidates", 2, "--epochs", 1,
+                         "--proxy-size", 200, "--batch-size", 64, "--finetune-steps", 1, "--scratch-if-drop", 0,
+                         "--confirm-top", 0, "--out", out_dir, "--quiet")
+    assert code == 0, err
+    lines = [json.loads(x) for x in (out_dir / "trajectory.jsonl").read_text().splitlines()]
+    retrained = sorted({x["step"] for x in lines if x["from_scratch"] and x["step"] > 0})
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert retrained and summary["retrained_steps"] == retrained
+    named = f"step{'s' * (len(retrained) > 1)} {', '.join(map(str, retrained))} re-trained from scratch"
+    assert named in out.replace("\n", " ")

@@ -297,8 +297,11 @@ def _print_summary(summary: dict, out: Path) -> None:
         _print_confirm(summary["confirm"]["finalists"], text)
     console.print(f"best cell: {Topology.from_dict(best['cell'])}", markup=False)
     reused, confirm = summary.get("trials_from_store", 0), summary.get("confirm")
+    retrained = summary.get("retrained_steps")
     console.print(
-        f"{summary['trials']} trials ({summary['failed_trials']} failed)"
+        f"{summary['trials']} trials ({summary['failed_trials']} failed"
+        + (f"; step{'s' * (len(retrained) > 1)} {', '.join(map(str, retrained))} re-trained from scratch after "
+           "every fine-tune collapsed" if retrained else "") + ")"
         + (f" and {len(confirm['finalists']) * len(confirm['seeds'])} confirm trainings" if confirm else "")
         + (f", {reused} read back from the store," if reused else "")
         + f" in {summary['wall_seconds']:.1f} s; run directory: {out}"
@@ -326,7 +329,7 @@ def runs_ls(directory: Path = typer.Argument(Path("runs"), help="a run directory
     from .run.store import RunStore, find_runs
 
     table = Table(title=f"runs in {directory}", box=box.SIMPLE_HEAD)
-    for col in ("run", "method", "state", "steps", "trials", "best S", "time", "updated"):
+    for col in ("run", "method", "state", "steps", "trainings", "best S", "time", "updated"):
         table.add_column(col, justify="left" if col in ("run", "method", "state") else "right")
     unreadable = []
     for path in find_runs(directory):
@@ -365,7 +368,8 @@ def runs_show(
         return
     console.print(f"{p.path}: {p.method} run, {p.state}", markup=False)
     confirmed = f" + {p.confirm_trainings} confirm trainings" if p.confirm_trainings else ""
-    console.print(f"steps {p.steps_done}, trials {p.trials - p.confirm_trainings}{confirmed} ({p.failed} failed), "
+    # the store counts trainings: a step re-trained from scratch (--scratch-if-drop) adds its collapsed fine-tunes
+    console.print(f"steps {p.steps_done}, trainings {p.trials - p.confirm_trainings}{confirmed} ({p.failed} failed), "
                   f"best S {_fmt_score(p.best_score)}, trial time {_fmt_seconds(p.trial_seconds)}, "
                   f"started {_fmt_when(p.started)}, last update {_fmt_when(p.updated)}", markup=False)
     if p.confirm_trainings:

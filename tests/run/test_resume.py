@@ -94,6 +94,10 @@ def _processes_tagged(tag: str) -> list[int]:
     return found
 
 
+def _trajectory_rows(run: Path, step: int) -> list[dict]:
+    return [r for r in map(json.loads, (run / "trajectory.jsonl").read_text().splitlines()) if r["step"] == step]
+
+
 def _wait_until_gone(tag: str) -> list[int]:
     deadline = time.monotonic() + 30
     while _processes_tagged(tag) and time.monotonic() < deadline:
@@ -129,7 +133,9 @@ def test_sigkill_mid_step_then_resume_gives_the_same_search(cli, tmp_path, unint
     code, shown, _ = cli("runs", "show", out)
     trainings = len(summary["confirm"]["finalists"]) * len(summary["confirm"]["seeds"])  # the default fast search
     assert code == 0 and "finished" in shown and f"best S {summary['search_best']['S']:.4f}" in shown
-    assert f"steps {summary['steps']}, trials {summary['trials']} + {trainings} confirm trainings (0 failed)" in shown
+    replaced = sum(len(_trajectory_rows(out, step)) for step in summary["retrained_steps"])  # fine-tunes stored too
+    assert f"steps {summary['steps']}, trainings {summary['trials'] + replaced} + {trainings} confirm trainings " \
+        "(0 failed)" in shown
     assert f"final cell (confirm stage): step {summary['best']['step']}'s, mean S " in shown.replace("\n", " ")
 
 
