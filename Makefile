@@ -27,6 +27,8 @@ dev: $(VENV)/.installed-dev
 demo: venv
 	$(BIN)/shrinknas search autoshrink --dataset digits --nodes 6 --candidates 5 --epochs 5 \
 		--finetune-steps 64 --batch-size 32 --proxy-size 1000 --seed 0 --out runs/demo --force-new
+	$(BIN)/shrinknas show runs/demo -o runs/demo/cell.png
+	$(BIN)/shrinknas runs plot runs/demo
 
 test: dev
 	$(BIN)/python -m pytest
