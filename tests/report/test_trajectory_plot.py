@@ -83,3 +83,10 @@ def test_the_pareto_front_is_every_cell_nothing_beats_on_both_macs_and_accuracy(
     assert all((r["macs"], r["val_acc"]) in on_front or beaten(r) for r in cells)
     drawn = _by_label(_axes(trajectory_figure(rows, summary), "pareto"), "Pareto front")
     assert list(drawn.get_xdata()) == [r["macs"] for r in front]
+
+
+@pytest.mark.parametrize("name", ["plot.nosuchformat", "missing-folder/plot.png"])
+def test_an_unwritable_drawing_is_one_line_and_exit_2(tiny_run, cli, tmp_path, name):
+    out, _, _ = tiny_run
+    code, _, err = cli("runs", "plot", out, "-o", tmp_path / name)
+    assert code == 2 and err.count("\n") == 1 and "cannot write drawing" in err

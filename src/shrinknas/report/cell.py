@@ -11,8 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import networkx as nx  # noqa: E402
 
-from ..errors import BadInputError  # noqa: E402
 from ..topology import Topology  # noqa: E402
+from .figures import save_figure  # noqa: E402
 
 OP_COLOURS = {
     "input": "#d9d9d9",
@@ -93,9 +93,4 @@ def draw_cell(topology: Topology, path: Path | str, title: str | None = None) ->
     ax.margins(0.12)
     ax.axis("off")
     fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=120)
-    except (OSError, ValueError) as exc:
-        raise BadInputError(f"cannot write drawing {path}: {exc}") from None
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=120)

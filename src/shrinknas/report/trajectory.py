@@ -17,6 +17,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from ..errors import BadInputError  # noqa: E402
 from ..run.rundir import SUMMARY, RunDir  # noqa: E402
 from ..search.autoshrink import preference  # noqa: E402
+from .figures import save_figure  # noqa: E402
 
 KEPT, CANDIDATE, RETRAINED, FINALIST = "#1f77b4", "#9e9e9e", "#ff7f0e", "#2ca02c"
 
@@ -122,9 +123,4 @@ def draw_trajectory(run_dir: Path | str, path: Path | str) -> None:
         raise BadInputError(f"{run.path} has no trajectory to draw; is it a run directory?")
     summary = run.read_json(SUMMARY) if run.file(SUMMARY).exists() else None
     fig = trajectory_figure(rows, summary, title=f"{run.path.name}: {len(rows)} trials")
-    try:
-        fig.savefig(path, dpi=110)
-    except (OSError, ValueError) as exc:
-        raise BadInputError(f"cannot write {path}: {exc}") from None
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=110)
