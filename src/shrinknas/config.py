@@ -201,8 +201,8 @@ class SearchSettings(_Strict):
     )
     scratch_if_drop: float | None = added_setting(
         None, ge=0, le=1,
-        description="inherit protocol (off: None): a step whose every fine-tuned candidate falls more than this below its "
-        "parent's val_acc is trained again from scratch (the paper's schedule), and those trainings rank it: inherited "
+        description="inherit protocol (off: None): a step whose every fine-tuned candidate falls more than this below "
+        "its parent's val_acc is trained again from scratch (the paper's schedule), and those trainings rank it: inherited "
         "weights that fit every child this badly rank failed starts, not cells")
     seed: int = 0
 
