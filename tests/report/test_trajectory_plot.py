@@ -90,3 +90,14 @@ def test_an_unwritable_drawing_is_one_line_and_exit_2(tiny_run, cli, tmp_path, n
     out, _, _ = tiny_run
     code, _, err = cli("runs", "plot", out, "-o", tmp_path / name)
     assert code == 2 and err.count("\n") == 1 and "cannot write drawing" in err
+
+
+def test_a_paper_protocol_run_has_no_retrained_steps_to_mark(tmp_path, cli):
+    """Under the paper protocol every candidate trains from scratch: none of them is a re-trained step."""
+    out = tmp_path / "paper"
+    code, _, err = cli("search", "autoshrink", "--dataset", "digits", "--nodes", 3, "--candidates", 1, "--epochs", 1,
+                       "--proxy-size", 100, "--protocol", "paper", "--out", out, "--quiet")
+    assert code == 0, err
+    png = tmp_path / "t.svg"
+    assert cli("runs", "plot", out, "-o", png)[0] == 0
+    assert "step re-trained from scratch" not in png.read_text() and "kept cell" in png.read_text()

@@ -121,7 +121,7 @@ def test_a_step_whose_fine_tunes_all_collapsed_is_trained_again_from_scratch():
                          on_step=lambda step, n, edges: announced.append(step))
     fine_tuned = {(spec.parent.key, spec.topology): r for spec, r in ran if spec.parent is not None}
     from_scratch = {(spec.seed, spec.topology): r for spec, r in ran if spec.parent is None}
-    outcomes = set()
+    outcomes, collapsed_steps = set(), []
     for step in range(1, len(rescued.chosen)):
         parent = rescued.chosen[step - 1]
         mine = [c for c in rescued.candidates if c.step == step]
@@ -131,9 +131,11 @@ def test_a_step_whose_fine_tunes_all_collapsed_is_trained_again_from_scratch():
             expected = from_scratch[(derive_seed(0, "trial", step), c.topology)] if collapsed else r
             assert c.from_scratch == collapsed and c.result == expected
         outcomes.add(collapsed)
+        collapsed_steps += [step] * collapsed
         assert announced.count(step) == (2 if collapsed else 1)  # a re-training resets the progress bar
         assert rescued.chosen[step].score == max(c.score for c in mine if c.ok)
     assert outcomes == {True, False}, "both kinds of step must occur for this test to mean anything"
+    assert rescued.retrained_steps == collapsed_steps  # what summary.json reports
 
 
 def test_scratch_if_drop_needs_the_inherit_protocol():

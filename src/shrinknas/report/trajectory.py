@@ -15,16 +15,19 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..errors import BadInputError  # noqa: E402
-from ..run.rundir import SUMMARY, RunDir  # noqa: E402
+from ..config import load_yaml  # noqa: E402
+from ..run.rundir import CONFIG, SUMMARY, RunDir  # noqa: E402
 from ..search.autoshrink import preference  # noqa: E402
 from .figures import save_figure  # noqa: E402
 
 KEPT, CANDIDATE, RETRAINED, FINALIST = "#1f77b4", "#9e9e9e", "#ff7f0e", "#2ca02c"
 
 
-def trajectory_figure(rows: list[dict[str, Any]], summary: dict[str, Any] | None = None, title: str = "") -> Figure:
+def trajectory_figure(rows: list[dict[str, Any]], summary: dict[str, Any] | None = None, title: str = "",
+                      inheriting: bool = True) -> Figure:
     """``rows``: trajectory.jsonl's lines; ``summary``: summary.json, for the confirm stage's finalists and the final
-    cell. Axes are labelled ``scores``, ``cost`` and ``pareto`` (``Axes.get_label``)."""
+    cell; ``inheriting``: a fast run, whose from-scratch steps after step 0 are re-trained ones (under the paper
+    protocol every candidate trains from scratch). Axes are labelled ``scores``, ``cost`` and ``pareto``."""
     usable = [r for r in rows if r.get("status") == "ok" and r.get("S") is not None and math.isfinite(r["S"])]
     kept = sorted((r for r in usable if r.get("kept")), key=lambda r: r["step"])
     if not any("kept" in r for r in rows):  # written before the column existed: each step kept its best
@@ -39,7 +42,8 @@ def trajectory_figure(rows: list[dict[str, Any]], summary: dict[str, Any] | None
         ax.set_label(name)
     axes["cost"].sharex(axes["scores"])
     best = (summary or {}).get("best")
-    _draw_scores(axes["scores"], usable, kept, summary, best)
+    retrained = [r for r in usable if inheriting and r.get("from_scratch") and r["step"] > 0]
+    _draw_scores(axes["scores"], usable, kept, retrained, summary, best)
     _draw_cost(axes["cost"], kept)
     _draw_pareto(axes["pareto"], usable, best)
     fig.suptitle(title, fontsize=10)
@@ -60,10 +64,10 @@ def _quality(row: dict[str, Any]) -> float:
     return row["val_acc"] if row.get("val_acc") is not None else -row["val_ppl"]
 
 
-def _draw_scores(ax: Any, usable: list[dict], kept: list[dict], summary: dict | None, best: dict | None) -> None:
+def _draw_scores(ax: Any, usable: list[dict], kept: list[dict], retrained: list[dict], summary: dict | None,
+                 best: dict | None) -> None:
     ax.scatter([r["step"] for r in usable], [r["S"] for r in usable], s=12, color=CANDIDATE, label="candidates")
     ax.plot([r["step"] for r in kept], [r["S"] for r in kept], "-o", ms=4, color=KEPT, label="kept cell")
-    retrained = [r for r in usable if r.get("from_scratch") and r["step"] > 0]
     if retrained:
         ax.scatter([r["step"] for r in retrained], [r["S"] for r in retrained], s=30, facecolors="none",
                    edgecolors=RETRAINED, linewidths=1.5, label="step re-trained from scratch")
@@ -122,5 +126,8 @@ def draw_trajectory(run_dir: Path | str, path: Path | str) -> None:
     if not rows:
         raise BadInputError(f"{run.path} has no trajectory to draw; is it a run directory?")
     summary = run.read_json(SUMMARY) if run.file(SUMMARY).exists() else None
-    fig = trajectory_figure(rows, summary, title=f"{run.path.name}: {len(rows)} trials")
+    config = load_yaml(run.file(CONFIG)) if run.file(CONFIG).exists() else None
+    protocol = ((config or {}).get("search") or {}).get("protocol") if isinstance(config, dict) else None
+    fig = trajectory_figure(rows, summary, title=f"{run.path.name}: {len(rows)} trials",
+                            inheriting=protocol != "paper")
     save_figure(fig, path, dpi=110)

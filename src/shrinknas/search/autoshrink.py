@@ -76,6 +76,7 @@ class SearchResult:
     candidates: list[Candidate] = field(default_factory=list)
     chosen: list[Candidate] = field(default_factory=list)  # the kept candidate of every step
     stopped_early: str | None = None
+    retrained_steps: list[int] = field(default_factory=list)  # steps --scratch-if-drop trained again from scratch
 
     @property
     def best(self) -> Candidate:
@@ -135,6 +136,9 @@ def autoshrink(
     parent: ParentWeights | None = None
 
     def evaluate_step(step: int, pairs: list[tuple[Edge | None, Topology]], scratch: bool = False) -> list[Candidate]:
+        """One round of trainings, announced through ``on_step`` first (so a step trained again is announced again)."""
+        if on_step is not None:
+            on_step(step, len(pairs), len(cell.edges))
         seed = derive_seed(settings.seed, "trial", step)  # one seed per step: candidates differ only in their cell
         start = None if scratch else parent
         run_task = task.from_scratch() if scratch else task
@@ -169,24 +173,20 @@ def autoshrink(
             on_kept(kept)
         return _parent_of(kept) if inheriting else None
 
-    def announce_and_evaluate(step: int, pairs: list[tuple[Edge | None, Topology]], scratch: bool = False
-                              ) -> list[Candidate]:
-        """``on_step`` before every round of trainings, so a step trained again is announced again."""
-        if on_step is not None:
-            on_step(step, len(pairs), len(cell.edges))
-        return evaluate_step(step, pairs, scratch)
-
-    (complete,) = announce_and_evaluate(0, [(None, cell)])
+    (complete,) = evaluate_step(0, [(None, cell)])
     parent = keep(record([complete], complete))
 
     step = 0
     while len(cell.edges) > settings.stop_edges:
         step += 1
         removals = sample_removals(cell, settings.candidates, settings.seed, step)
-        candidates = announce_and_evaluate(step, [(e, cell.without(e)) for e in removals])
+        candidates = evaluate_step(step, [(e, cell.without(e)) for e in removals])
         if parent is not None and settings.scratch_if_drop is not None:
+            fine_tuned = candidates
             candidates = retrain_collapsed(candidates, result.chosen[-1], settings.scratch_if_drop,
-                                           lambda pairs: announce_and_evaluate(step, pairs, scratch=True))
+                                           lambda pairs: evaluate_step(step, pairs, scratch=True))
+            if candidates is not fine_tuned:
+                result.retrained_steps.append(step)
         usable = [c for c in candidates if c.ok]
         kept = record(candidates, max(usable, key=lambda c: preference(c.score, len(c.topology.edges)), default=None))
         if kept is None:
@@ -202,7 +202,7 @@ def autoshrink(
 def retrain_collapsed(candidates: list[Candidate], parent: Candidate, drop: float,
                       from_scratch: Callable[[list[tuple[Edge | None, Topology]]], list[Candidate]]) -> list[Candidate]:
     """A step whose every fine-tuned candidate fell more than ``drop`` below its parent's val_acc, trained again
-    from scratch; any other step as it was.
+    from scratch; any other step as it was (the same list, so the caller can tell).
 
     Removing an edge that changes the cell's leaves can leave inherited weights worse than random ones (the last
     step of every fast N=5 run: 24 fine-tune steps gave 0.11-0.28 where the same cells reach 0.70-0.85 from

@@ -40,8 +40,7 @@ def candidate_summary(c: Candidate) -> dict[str, Any]:
     }
 
 
-def summarize(result: SearchResult, seconds: float, confirmed: list[Confirmed] | None = None,
-              inheriting: bool = False) -> dict[str, Any]:
+def summarize(result: SearchResult, seconds: float, confirmed: list[Confirmed] | None = None) -> dict[str, Any]:
     """``best`` is the final cell: the confirm stage's pick where it ran and a finalist trained, else eq. (7)'s."""
     failed = [c for c in result.candidates if not c.result.ok]
     picked = final_pick(confirmed)
@@ -58,9 +57,7 @@ def summarize(result: SearchResult, seconds: float, confirmed: list[Confirmed] |
         "steps": len(result.chosen) - 1,
         "trials": len(result.candidates),
         "failed_trials": len(failed),
-        # fast searches: the steps --scratch-if-drop trained again from scratch (the paper protocol has none to redo)
-        "retrained_steps": sorted({c.step for c in result.candidates if c.from_scratch and c.step > 0})
-        if inheriting else [],
+        "retrained_steps": result.retrained_steps,
         "trial_seconds": round(sum(c.result.seconds for c in result.candidates), 3),
         "wall_seconds": round(seconds, 3),
         "stopped_early": result.stopped_early,
@@ -168,8 +165,7 @@ def run_autoshrink(
         except BaseException as exc:
             _leave(store, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
             raise
-        summary = summarize(result, time.perf_counter() - start, confirmed,
-                            inheriting=config.search.protocol == "inherit")
+        summary = summarize(result, time.perf_counter() - start, confirmed)
         summary["trials_trained"], summary["trials_from_store"] = runner.counts.trained, runner.counts.reused
         picked = final_pick(confirmed)
         store.record_final(picked.candidate.result.key if picked else None, picked.mean_score if picked else None,
