@@ -39,7 +39,8 @@ class Variants:
     scratch_epochs: int | None  # None: no from-scratch variants (a reference run supplies them)
     schedules: tuple[str, ...] = ("constant",)
     finetune_other_seed: bool = False  # every fine-tune variant with a second seed too
-    scratch_other_seed: bool = True  # from scratch with a second seed too (the paper protocol's own agreement)
+    scratch_seeds: int = 2  # from scratch with this many seeds: their agreement is the paper protocol's own noise,
+    # their mean S a less noisy reference
 
 
 def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: Variants):
@@ -55,6 +56,7 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: V
     assert isinstance(task, ImageTask)
     seed = derive_seed(settings.seed, "trial", step)
     other_seed = derive_seed(settings.seed + 1, "trial", step)
+    scratch_seeds = [derive_seed(settings.seed + j, "trial", step) for j in range(variants.scratch_seeds)]
     cells = [parent_topology.without(e) for e in sample_removals(parent_topology, settings.candidates, settings.seed, step)]
 
     def finetune(b: int, schedule: str) -> ImageTask:
@@ -72,11 +74,23 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: V
         paper = task.from_scratch()  # as the paper trains: no path dropout or other inherit-only setting
         scratch_task = paper.model_copy(update={"training": paper.training.model_copy(
             update={"epochs": variants.scratch_epochs})})
-        trials.append(("scratch", scratch_task, seed, None))
-        if variants.scratch_other_seed:
-            trials.append(("scratch_other_seed", scratch_task, other_seed, None))
+        for j, s in enumerate(scratch_seeds):
+            trials.append((scratch_name(j), scratch_task, s, None))
     return cells, [(name, i, TrialSpec(cell, t, s, parent=p)) for name, t, s, p in trials
                    for i, cell in enumerate(cells)]
+
+
+def scratch_name(j: int) -> str:
+    """The j-th from-scratch seed's label: the run's seed, then the names older result files use."""
+    return ("scratch", "scratch_other_seed")[j] if j < 2 else f"scratch_seed_{j}"
+
+
+def scratch_mean(scores: dict[str, list[float]], leave_out: str | None = None) -> list[float] | None:
+    """Mean S per candidate over the from-scratch seeds (all, or all but one): the reference with less noise."""
+    seeds = [s for name, s in scores.items() if name.startswith("scratch") and name != leave_out]
+    if len(seeds) < 2 - (leave_out is not None):
+        return None
+    return [sum(column) / len(column) for column in zip(*seeds)]
 
 
 def read_reference(folder: Path, config: AutoShrinkConfig) -> dict[tuple[int, Topology], TrialResult]:
@@ -103,6 +117,7 @@ def summarise(config: AutoShrinkConfig, step: int, edges_before: int, cells: lis
         seconds[name] = seconds.get(name, 0.0) + r.seconds
     scratch = scores.get("scratch")  # absent with --scratch-epochs 0: fine-tune variants among themselves
     best_scratch = max(range(len(cells)), key=lambda i: scratch[i]) if scratch else None
+    n_scratch = sum(name.startswith("scratch") for name in scores)
     variants = {}
     for name, s in scores.items():
         if name == "scratch":
@@ -110,6 +125,9 @@ def summarise(config: AutoShrinkConfig, step: int, edges_before: int, cells: lis
         winner = max(range(len(cells)), key=lambda i: s[i])
         variants[name] = {
             "kendall_tau_vs_scratch": tau(s, scratch) if scratch else None,
+            # against the mean over the from-scratch seeds; a scratch seed is compared with the mean of the others
+            "kendall_tau_vs_scratch_mean": tau(s, mean) if n_scratch >= 2 and (mean := scratch_mean(
+                scores, name if name.startswith("scratch") else None)) else None,
             # how far the variant agrees with itself under another seed: the noise in its own ranking
             "kendall_tau_vs_other_seed": tau(s, scores[f"{name}_other_seed"]) if f"{name}_other_seed" in scores else None,
             "same_winner": winner == best_scratch if scratch else None,
@@ -134,8 +152,9 @@ def main() -> None:
                         help="fine-tune learning-rate schedules to compare")
     parser.add_argument("--finetune-other-seed", action="store_true",
                         help="fine-tune every variant with a second seed too (its seed-to-seed agreement)")
-    parser.add_argument("--scratch-one-seed", action="store_true",
-                        help="train from scratch with the run's seed only (half the cost; no scratch-vs-scratch tau)")
+    parser.add_argument("--scratch-seeds", type=int, default=2,
+                        help="train from scratch with this many seeds (1: the run's only; more: a less noisy "
+                             "reference, their mean S)")
     parser.add_argument("--reference", type=Path, default=None,
                         help="a finished --protocol paper run of the same settings: its trials are the from-scratch "
                              "side (steps where it stood on the same parent), so nothing is trained from scratch here")
@@ -147,7 +166,7 @@ def main() -> None:
     reference = read_reference(args.reference, config) if args.reference else None
     scratch_epochs = None if reference or args.scratch_epochs == 0 else args.scratch_epochs
     variants = Variants(tuple(args.budgets), scratch_epochs, tuple(args.schedules), args.finetune_other_seed,
-                        not args.scratch_one_seed)
+                        args.scratch_seeds)
     jobs = [(step, *step_specs(store, config, step, variants)) for step in args.steps]
     specs = [spec for _, _, labelled in jobs for _, _, spec in labelled]
     start = time.perf_counter()
