@@ -1,0 +1,84 @@
+"""What a faithful (from-scratch) search would cost where it is too long to run here, projected from measured costs.
+
+A paper-protocol candidate costs ``epochs x (a + b x MACs)`` seconds on one core: a and b are fitted to a finished
+``--protocol paper`` run's trials (seconds per epoch against MACs), and the epochs are that run's mean (where its
+early stop left them) or the schedule's maximum. The fit is checked against a from-scratch training it did not
+see: step 0 of the fast run, the complete DAG trained with the paper's schedule (both protocols start there).
+The projection charges that cost to every cell the fast run trained. A faithful search of the same N and K samples
+as many cells of the same sizes, though not the same cells: where the faithful search was run too (pass the fast
+run of the same N and seed as the paper run), the projection is checked against its measured total.
+Compared with what the fast run spent: its trajectory's trial seconds plus its confirm stage's.
+Usage: python benchmarks/faithful_projection.py benchmarks/results/fm8 \
+           --paper-run benchmarks/results/fm5_protocols/paper --out benchmarks/results/faithful_projection_fm8.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from emit import emit  # benchmarks/emit.py
+
+
+def trajectory(run: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (run / "trajectory.jsonl").read_text().splitlines() if line.strip()]
+    return [r for r in rows if r["status"] == "ok"]
+
+
+def fit_epoch_cost(rows: list[dict]) -> tuple[float, float, float]:
+    """Least-squares ``seconds / epoch = a + b * MMACs`` over from-scratch trials, with R^2."""
+    mmacs = np.array([r["macs"] / 1e6 for r in rows])
+    per_epoch = np.array([r["seconds"] / r["epochs"] for r in rows])
+    b, a = np.polyfit(mmacs, per_epoch, 1)
+    r2 = 1 - ((per_epoch - (a + b * mmacs)) ** 2).sum() / ((per_epoch - per_epoch.mean()) ** 2).sum()
+    return float(a), float(b), float(r2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("run", type=Path, help="result folder of a fast (--protocol inherit) search")
+    parser.add_argument("--paper-run", type=Path, required=True, help="result folder of a --protocol paper search")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    fast, paper = trajectory(args.run), trajectory(args.paper_run)
+    fast_summary = json.loads((args.run / "summary.json").read_text())
+    a, b, r2 = fit_epoch_cost(paper)
+    epochs_mean = float(np.mean([r["epochs"] for r in paper]))
+    epochs_max = max(r["epochs"] for r in paper)
+
+    def projected(epochs: float) -> float:
+        return sum(epochs * (a + b * r["macs"] / 1e6) for r in fast)
+
+    step0 = next(r for r in fast if r["step"] == 0)
+    confirm = fast_summary.get("confirm") or {}
+    spent = sum(r["seconds"] for r in fast) + confirm.get("trial_seconds", 0.0)
+    same_search = len(fast[0]["edges"]) == len(paper[0]["edges"])
+    report = {
+        "run": str(args.run), "paper_run": str(args.paper_run),
+        "fit": {"seconds_per_epoch": f"{a:.2f} + {b:.3f} x MMACs", "r2": round(r2, 3), "trials": len(paper)},
+        "check_step0": {"mmacs": round(step0["macs"] / 1e6, 2), "epochs": step0["epochs"],
+                        "measured_seconds_per_epoch": round(step0["seconds"] / step0["epochs"], 1),
+                        "fitted_seconds_per_epoch": round(a + b * step0["macs"] / 1e6, 1)},
+        "cells_charged": len(fast),
+        "projected_faithful_trial_seconds": {f"mean_epochs_{epochs_mean:.1f}": round(projected(epochs_mean)),
+                                             f"max_epochs_{epochs_max}": round(projected(epochs_max))},
+        # a faithful search of the same N was run: how far the projection lands from what it really spent, in all
+        # and per cell (the per-cell cost is the model's; how many cells a faithful search trains is not)
+        "measured_faithful": {
+            "cells": len(paper), "trial_seconds": round(sum(r["seconds"] for r in paper)),
+            "seconds_per_cell": round(sum(r["seconds"] for r in paper) / len(paper), 1),
+            "projected_seconds_per_cell": round(projected(epochs_mean) / len(fast), 1),
+        } if same_search else None,
+        "fast_trial_seconds": {"search": round(sum(r["seconds"] for r in fast)),
+                               "confirm": round(confirm.get("trial_seconds", 0.0)), "total": round(spent)},
+        "ratio_faithful_over_fast": {f"mean_epochs_{epochs_mean:.1f}": round(projected(epochs_mean) / spent, 1),
+                                     f"max_epochs_{epochs_max}": round(projected(epochs_max) / spent, 1)},
+    }
+    emit(report, args.out)
+
+
+if __name__ == "__main__":
+    main()
