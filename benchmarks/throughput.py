@@ -4,7 +4,10 @@ Training FLOPs are estimated as 3 x forward FLOPs (forward + two backward produc
 The peak is a large square ``torch.mm`` at the same thread count, measured in the same process right
 before and after, so the ratio survives a noisy, shared machine. A profile of further steps says where a step's
 time goes, and so what the whole step would reach if everything but the convolutions cost nothing.
+Variants, all in the same run: channels_last against NCHW at the task's batch size; with ``--batch-sizes``,
+channels_last at other batch sizes; with ``--compile``, channels_last under torch.compile (its compile time too).
 Usage: python benchmarks/throughput.py [--dataset fashion-mnist] [--nodes 8] [--threads 1] [--steps 30]
+       [--batch-sizes 32 64 256] [--compile]
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import random
 import time
+from dataclasses import dataclass
 
 import torch
 
@@ -66,25 +70,49 @@ def time_shares(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Ten
     return {g: round(t / total, 3) for g, t in sorted(spent.items(), key=lambda kv: -kv[1])}
 
 
-def training_flops(cell: Topology, task: ImageTask, steps: int, channels_last: bool) -> tuple[float, dict[str, float]]:
+@dataclass(frozen=True)
+class Variant:
+    channels_last: bool = True
+    batch_size: int | None = None  # None: the task's
+    compiled: bool = False
+
+    @property
+    def name(self) -> str:
+        name = "channels_last" if self.channels_last else "nchw"
+        if self.batch_size is not None:
+            name += f"_batch_{self.batch_size}"
+        return name + ("_compiled" if self.compiled else "")
+
+
+@dataclass
+class Measured:
+    flops: float
+    shares: dict[str, float]
+    warmup_seconds: float  # the first 3 steps: with torch.compile, the compile time
+
+
+def training_flops(cell: Topology, task: ImageTask, steps: int, variant: Variant) -> Measured:
     """Achieved training FLOP/s, and where the time of a step goes."""
     data = proxy_data(task)
     torch.manual_seed(0)
     model = build_proxy_network(cell, task, data.in_channels, data.n_classes)
     macs = count(model, data.input_shape).macs
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    fmt = torch.channels_last if variant.channels_last else torch.contiguous_format
     model.to(memory_format=fmt).train()
     opt = torch.optim.Adam(param_groups(model, task.training), lr=4e-3)
-    bs = task.training.batch_size
+    bs = variant.batch_size or task.training.batch_size
     x = data.train_x[:bs].contiguous(memory_format=fmt)
     y = data.train_y[:bs]
-    for _ in range(3):  # warm-up: allocator, oneDNN primitive caches
-        step(model, opt, x, y)
+    forward = torch.compile(model) if variant.compiled else model
+    start = time.perf_counter()
+    for _ in range(3):  # warm-up: allocator, oneDNN primitive caches, the compiler
+        step(forward, opt, x, y)
+    warmup = time.perf_counter() - start
     start = time.perf_counter()
     for _ in range(steps):
-        step(model, opt, x, y)
+        step(forward, opt, x, y)
     flops = 6 * macs * bs * steps / (time.perf_counter() - start)
-    return flops, time_shares(model, opt, x, y, max(3, steps // 3))
+    return Measured(flops, time_shares(forward, opt, x, y, max(3, steps // 3)), warmup)
 
 
 def main() -> None:
@@ -93,6 +121,8 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--batch-sizes", type=int, nargs="*", default=[], help="channels_last at these batch sizes too")
+    parser.add_argument("--compile", action="store_true", help="channels_last under torch.compile too")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -100,20 +130,24 @@ def main() -> None:
     task = ImageTask(dataset=args.dataset)
     cell = Topology.complete("cnn", balanced_ops("cnn", args.nodes, random.Random(derive_seed(0, "ops"))))
     peak_before = matmul_flops()
-    measured = {fmt: training_flops(cell, task, args.steps, fmt == "channels_last") for fmt in ("channels_last", "nchw")}
+    variants = [Variant(), Variant(channels_last=False)] + [Variant(batch_size=b) for b in args.batch_sizes]
+    variants += [Variant(compiled=True)] if args.compile else []
+    measured = {v.name: training_flops(cell, task, args.steps, v) for v in variants}
     peak = max(peak_before, matmul_flops())
-    achieved = {fmt: flops for fmt, (flops, _) in measured.items()}
-    shares = {fmt: s for fmt, (_, s) in measured.items()}
+    achieved = {name: m.flops for name, m in measured.items()}
+    shares = {name: m.shares for name, m in measured.items()}
     # the convolutions' own rate: the step's FLOPs over the time convolution kernels took; were every other op
     # free, the whole step would run at this fraction of the peak and no faster
     conv_rate = {fmt: achieved[fmt] / shares[fmt]["convolution"] for fmt in achieved}
     emit({
         "threads": args.threads, "nodes": args.nodes, "keep_freed_memory": allocator_tuned,
+        "batch_size": task.training.batch_size, "steps": args.steps,
         "matmul_gflops": round(peak / 1e9, 2),
         "training_gflops": {k: round(v / 1e9, 2) for k, v in achieved.items()},
         "fraction_of_matmul_peak": {k: round(v / peak, 3) for k, v in achieved.items()},
         "time_shares": shares,
         "convolution_kernels_fraction_of_peak": {k: round(v / peak, 3) for k, v in conv_rate.items()},
+        "warmup_seconds": {name: round(m.warmup_seconds, 1) for name, m in measured.items()},
     }, args.out)
 
 
