@@ -103,6 +103,10 @@ def training_flops(cell: Topology, task: ImageTask, steps: int, variant: Variant
     bs = variant.batch_size or task.training.batch_size
     x = data.train_x[:bs].contiguous(memory_format=fmt)
     y = data.train_y[:bs]
+    if variant.compiled:
+        import torch._inductor.config as inductor
+
+        inductor.force_disable_caches = True  # the warm-up then counts the compile a fresh candidate would pay
     forward = torch.compile(model) if variant.compiled else model
     start = time.perf_counter()
     for _ in range(3):  # warm-up: allocator, oneDNN primitive caches, the compiler
