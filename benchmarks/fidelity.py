@@ -14,10 +14,13 @@ Usage: python benchmarks/fidelity.py runs/fm8 --steps 5 15 --workers 2 --out ben
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from scipy.stats import kendalltau
 
 from shrinknas.config import AutoShrinkConfig, ImageTask
@@ -43,6 +46,17 @@ class Variants:
     # their mean S a less noisy reference
 
 
+def step_cells(store: RunStore, config: AutoShrinkConfig, step: int) -> list[Topology]:
+    """The step's own K candidates: the run's kept parent minus each removal the run sampled."""
+    parent_row = {row["step"]: row for row in store.steps()}[step - 1]
+    parent = Topology.from_dict(parent_row["topology"])
+    return [parent.without(e) for e in sample_removals(parent, config.search.candidates, config.search.seed, step)]
+
+
+def trajectory_rows(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "trajectory.jsonl").read_text().splitlines() if line.strip()]
+
+
 def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: Variants):
     """(label, spec) of every trial measured at ``step``: the K candidates under every protocol variant."""
     kept = {row["step"]: row for row in store.steps()}
@@ -57,7 +71,7 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: V
     seed = derive_seed(settings.seed, "trial", step)
     other_seed = derive_seed(settings.seed + 1, "trial", step)
     scratch_seeds = [derive_seed(settings.seed + j, "trial", step) for j in range(variants.scratch_seeds)]
-    cells = [parent_topology.without(e) for e in sample_removals(parent_topology, settings.candidates, settings.seed, step)]
+    cells = step_cells(store, config, step)
 
     def finetune(b: int, schedule: str) -> ImageTask:
         return task.model_copy(update={"training": task.training.model_copy(
@@ -106,8 +120,35 @@ def tau(a: list[float], b: list[float]) -> float | None:
     return None if value != value else round(float(value), 3)
 
 
-def summarise(config: AutoShrinkConfig, step: int, edges_before: int, cells: list[Topology], labelled,
-              results: list[TrialResult]) -> dict:
+def reference_ceiling(seeds: list[list[float]]) -> dict | None:
+    """How much of the reference's ranking is the candidates rather than the seed, and the tau that caps.
+
+    One-way ANOVA over (seed x candidate) scores: the reliability of one seed's scores is ICC(1); that of their mean
+    over n seeds is (MSB - MSW) / MSB. A ranking that knew every candidate's true score exactly would reach, against
+    a reference of reliability r, a Pearson correlation of sqrt(r); for normal noise Kendall tau is
+    2/pi * arcsin(rho). Below the issue's 0.6, no protocol can be seen to meet it against this reference.
+    """
+    n = len(seeds)
+    if n < 2:
+        return None
+    scores = np.array(seeds)
+    k = scores.shape[1]
+    between = n * scores.mean(axis=0).var(ddof=1)
+    within = ((scores - scores.mean(axis=0)) ** 2).sum() / (k * (n - 1))
+    one_seed = (between - within) / (between + (n - 1) * within)
+    of_mean = (between - within) / between
+
+    def ceiling(r: float) -> float:
+        return round(2 / math.pi * math.asin(math.sqrt(min(max(r, 0.0), 1.0))), 3)
+
+    return {"seeds": n, "seed_sd": round(math.sqrt(within), 4), "candidate_sd": round(float(scores.mean(axis=0).std(ddof=1)), 4),
+            "reliability_one_seed": round(float(one_seed), 3), "tau_ceiling_vs_one_seed": ceiling(one_seed),
+            "reliability_of_mean": round(float(of_mean), 3), "tau_ceiling_vs_mean": ceiling(of_mean)}
+
+
+def results_by_variant(cells: list[Topology], labelled, results: list[TrialResult], config: AutoShrinkConfig
+                       ) -> tuple[dict[str, list[float]], dict[str, list[float | None]], dict[str, float]]:
+    """S, val_acc and seconds of every variant, per candidate."""
     scores: dict[str, list[float]] = {}
     seconds: dict[str, float] = {}
     accs: dict[str, list[float | None]] = {}
@@ -115,14 +156,20 @@ def summarise(config: AutoShrinkConfig, step: int, edges_before: int, cells: lis
         scores.setdefault(name, [float("nan")] * len(cells))[i] = score(r, cells[i], config.task, config.search)
         accs.setdefault(name, [None] * len(cells))[i] = r.val_acc
         seconds[name] = seconds.get(name, 0.0) + r.seconds
+    return scores, accs, seconds
+
+
+def summarise(step: int, edges_before: int, scores: dict[str, list[float]], accs: dict[str, list[float | None]],
+              seconds: dict[str, float]) -> dict:
+    candidates = range(len(next(iter(scores.values()))))
     scratch = scores.get("scratch")  # absent with --scratch-epochs 0: fine-tune variants among themselves
-    best_scratch = max(range(len(cells)), key=lambda i: scratch[i]) if scratch else None
+    best_scratch = max(candidates, key=lambda i: scratch[i]) if scratch else None
     n_scratch = sum(name.startswith("scratch") for name in scores)
     variants = {}
     for name, s in scores.items():
         if name == "scratch":
             continue
-        winner = max(range(len(cells)), key=lambda i: s[i])
+        winner = max(candidates, key=lambda i: s[i])
         variants[name] = {
             "kendall_tau_vs_scratch": tau(s, scratch) if scratch else None,
             # against the mean over the from-scratch seeds; a scratch seed is compared with the mean of the others
@@ -136,15 +183,39 @@ def summarise(config: AutoShrinkConfig, step: int, edges_before: int, cells: lis
             "seconds_ratio_scratch_over_this": round(seconds["scratch"] / seconds[name], 2) if scratch else None,
             "best_S": round(max(s), 4),
         }
-    return {"step": step, "edges_before": edges_before, "candidates": len(cells),
+    return {"step": step, "edges_before": edges_before, "candidates": len(candidates),
             "scratch_seconds": round(seconds["scratch"], 1) if scratch else None,
             "scratch_best_S": round(scratch[best_scratch], 4) if scratch else None,
-            "variants": variants, "val_acc": accs}
+            "reference": reference_ceiling([s for name, s in scores.items() if name.startswith("scratch")]),
+            "variants": variants, "val_acc": accs, "S": {name: [round(v, 5) for v in s] for name, s in scores.items()}}
+
+
+def rescore(report_path: Path, run: Path | None = None) -> dict:
+    """A stored report summarised again by this script's current rules, without training anything.
+
+    The S of each candidate is rebuilt from its stored val_acc and the MACs the run itself counted for that cell.
+    """
+    report = json.loads(report_path.read_text())
+    run = run or Path(report["run"])
+    store = RunStore.read(run)
+    config = stored_config(store)
+    macs = {(row["step"], tuple(map(tuple, row["edges"]))): row["macs"] for row in trajectory_rows(run)}
+    rows = []
+    for old in report["steps"]:
+        step = old["step"]
+        cells = step_cells(store, config, step)
+        results = {name: [TrialResult(key="", status="ok", val_acc=acc, macs=macs[(step, cell.edges)])
+                          for cell, acc in zip(cells, accs)] for name, accs in old["val_acc"].items()}
+        scores = {name: [score(r, cell, config.task, config.search) for r, cell in zip(rs, cells)]
+                  for name, rs in results.items()}
+        seconds = {name: v["seconds"] for name, v in old["variants"].items()} | {"scratch": old["scratch_seconds"]}
+        rows.append(summarise(step, old["edges_before"], scores, old["val_acc"], seconds))
+    return report | {"run": str(run), "steps": rows}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("run", type=Path, help="directory of a finished --protocol inherit run")
+    parser.add_argument("run", type=Path, nargs="?", help="directory of a finished --protocol inherit run")
     parser.add_argument("--steps", type=int, nargs="+", default=[5, 15])
     parser.add_argument("--budgets", type=int, nargs="+", default=[8, 24, 48], help="fine-tune steps to compare")
     parser.add_argument("--scratch-epochs", type=int, default=3, help="from-scratch epochs (paper: up to 20; 0: no from-scratch side)")
@@ -158,9 +229,18 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, default=None,
                         help="a finished --protocol paper run of the same settings: its trials are the from-scratch "
                              "side (steps where it stood on the same parent), so nothing is trained from scratch here")
+    parser.add_argument("--rescore", type=Path, default=None,
+                        help="a report of this script: summarise it again by the current rules, training nothing "
+                             "(RUN, when given, replaces the run it names, e.g. a run sharing those steps' trials)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
+    if args.rescore:
+        report = rescore(args.rescore, args.run)
+        emit(report | {"settings": report["settings"] | {"out": args.out}}, args.out)
+        return
+    if args.run is None:
+        parser.error("RUN is required (or --rescore REPORT)")
     store = RunStore.read(args.run)
     config = stored_config(store)
     reference = read_reference(args.reference, config) if args.reference else None
@@ -182,7 +262,7 @@ def main() -> None:
                 raise SystemExit(f"{args.reference} did not train step {step}'s candidates: it kept another cell before")
             labelled = labelled + [("scratch", i, None) for i in range(len(cells))]
             measured = measured + [reference[(step, c)] for c in cells]
-        rows.append(summarise(config, step, parent_edges[step], cells, labelled, measured))
+        rows.append(summarise(step, parent_edges[step], *results_by_variant(cells, labelled, measured, config)))
     report = {"run": str(args.run), "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "run"},
               "wall_seconds": round(time.perf_counter() - start, 1), "steps": rows}
     emit(report, args.out)
