@@ -165,6 +165,7 @@ def summarise(step: int, edges_before: int, scores: dict[str, list[float]], accs
     scratch = scores.get("scratch")  # absent with --scratch-epochs 0: fine-tune variants among themselves
     best_scratch = max(candidates, key=lambda i: scratch[i]) if scratch else None
     n_scratch = sum(name.startswith("scratch") for name in scores)
+    all_seeds = scratch_mean(scores) if n_scratch >= 2 else None
     variants = {}
     for name, s in scores.items():
         if name == "scratch":
@@ -179,6 +180,7 @@ def summarise(step: int, edges_before: int, scores: dict[str, list[float]], accs
             "kendall_tau_vs_other_seed": tau(s, scores[f"{name}_other_seed"]) if f"{name}_other_seed" in scores else None,
             "same_winner": winner == best_scratch if scratch else None,
             "scratch_S_lost": round(scratch[best_scratch] - scratch[winner], 4) if scratch else None,
+            "scratch_mean_S_lost": round(max(all_seeds) - all_seeds[winner], 4) if all_seeds else None,
             "seconds": round(seconds[name], 1),
             "seconds_ratio_scratch_over_this": round(seconds["scratch"] / seconds[name], 2) if scratch else None,
             "best_S": round(max(s), 4),
