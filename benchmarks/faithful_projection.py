@@ -15,17 +15,17 @@ Usage: python benchmarks/faithful_projection.py benchmarks/results/fm8 \
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from emit import emit  # benchmarks/emit.py
 
+from shrinknas.run.rundir import RunDir
+
 
 def trajectory(run: Path) -> list[dict]:
-    rows = [json.loads(line) for line in (run / "trajectory.jsonl").read_text().splitlines() if line.strip()]
-    return [r for r in rows if r["status"] == "ok"]
+    return [r for r in RunDir(run).read_trajectory() if r["status"] == "ok"]
 
 
 def fit_epoch_cost(rows: list[dict]) -> tuple[float, float, float]:
@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     fast, paper = trajectory(args.run), trajectory(args.paper_run)
-    fast_summary = json.loads((args.run / "summary.json").read_text())
+    fast_summary = RunDir(args.run).read_json("summary.json")
     a, b, r2 = fit_epoch_cost(paper)
     epochs_mean = float(np.mean([r["epochs"] for r in paper]))
     epochs_max = max(r["epochs"] for r in paper)

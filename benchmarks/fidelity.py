@@ -25,6 +25,7 @@ from scipy.stats import kendalltau
 
 from shrinknas.config import AutoShrinkConfig, ImageTask
 from shrinknas.run.executors import PoolExecutor, evaluate_with
+from shrinknas.run.rundir import RunDir
 from shrinknas.run.store import RunStore
 from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec
 from shrinknas.search.autoshrink import derive_seed, sample_removals
@@ -51,10 +52,6 @@ def step_cells(store: RunStore, config: AutoShrinkConfig, step: int) -> list[Top
     parent_row = {row["step"]: row for row in store.steps()}[step - 1]
     parent = Topology.from_dict(parent_row["topology"])
     return [parent.without(e) for e in sample_removals(parent, config.search.candidates, config.search.seed, step)]
-
-
-def trajectory_rows(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "trajectory.jsonl").read_text().splitlines() if line.strip()]
 
 
 def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: Variants):
@@ -201,7 +198,7 @@ def rescore(report_path: Path, run: Path | None = None) -> dict:
     run = run or Path(report["run"])
     store = RunStore.read(run)
     config = stored_config(store)
-    macs = {(row["step"], tuple(map(tuple, row["edges"]))): row["macs"] for row in trajectory_rows(run)}
+    macs = {(row["step"], tuple(map(tuple, row["edges"]))): row["macs"] for row in RunDir(run).read_trajectory()}
     rows = []
     for old in report["steps"]:
         step = old["step"]

@@ -15,13 +15,14 @@ from pathlib import Path
 
 from emit import emit  # benchmarks/emit.py
 
+from shrinknas.run.rundir import RunDir
 from shrinknas.search.autoshrink import preference
 
 
 def trials(run: Path) -> dict[tuple, dict]:
     """(step, parent's edges, removed edge) -> the trajectory row. The parent of step s is the candidate step s-1
     kept: the row marked ``kept``, or in files written before rows were marked, the search's own rule again."""
-    rows = [json.loads(line) for line in (run / "trajectory.jsonl").read_text().splitlines() if line.strip()]
+    rows = RunDir(run).read_trajectory()
     kept: dict[int, list] = {}
     for step in sorted({row["step"] for row in rows}):
         usable = [row for row in rows if row["step"] == step and row["status"] == "ok"]
