@@ -65,9 +65,9 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: V
     parent = ParentWeights(parent_row["key"], parent_topology, stored.weights)
     settings, task = config.search, config.task
     assert isinstance(task, ImageTask)
-    seed = derive_seed(settings.seed, "trial", step)
-    other_seed = derive_seed(settings.seed + 1, "trial", step)
-    scratch_seeds = [derive_seed(settings.seed + j, "trial", step) for j in range(variants.scratch_seeds)]
+    # the run's own trial seed first, then others: every variant's j-th seed is the same
+    seeds = [derive_seed(settings.seed + j, "trial", step) for j in range(max(2, variants.scratch_seeds))]
+    seed, other_seed = seeds[:2]
     cells = step_cells(store, config, step)
 
     def finetune(b: int, schedule: str) -> ImageTask:
@@ -85,7 +85,7 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: V
         paper = task.from_scratch()  # as the paper trains: no path dropout or other inherit-only setting
         scratch_task = paper.model_copy(update={"training": paper.training.model_copy(
             update={"epochs": variants.scratch_epochs})})
-        for j, s in enumerate(scratch_seeds):
+        for j, s in enumerate(seeds[: variants.scratch_seeds]):
             trials.append((scratch_name(j), scratch_task, s, None))
     return cells, [(name, i, TrialSpec(cell, t, s, parent=p)) for name, t, s, p in trials
                    for i, cell in enumerate(cells)]
@@ -99,7 +99,7 @@ def scratch_name(j: int) -> str:
 def scratch_mean(scores: dict[str, list[float]], leave_out: str | None = None) -> list[float] | None:
     """Mean S per candidate over the from-scratch seeds (all, or all but one): the reference with less noise."""
     seeds = [s for name, s in scores.items() if name.startswith("scratch") and name != leave_out]
-    if len(seeds) < 2 - (leave_out is not None):
+    if len(seeds) < (1 if leave_out else 2):  # a mean of one seed is no less noisy than that seed
         return None
     return [sum(column) / len(column) for column in zip(*seeds)]
 
@@ -161,8 +161,7 @@ def summarise(step: int, edges_before: int, scores: dict[str, list[float]], accs
     candidates = range(len(next(iter(scores.values()))))
     scratch = scores.get("scratch")  # absent with --scratch-epochs 0: fine-tune variants among themselves
     best_scratch = max(candidates, key=lambda i: scratch[i]) if scratch else None
-    n_scratch = sum(name.startswith("scratch") for name in scores)
-    all_seeds = scratch_mean(scores) if n_scratch >= 2 else None
+    all_seeds = scratch_mean(scores)
     variants = {}
     for name, s in scores.items():
         if name == "scratch":
@@ -171,8 +170,8 @@ def summarise(step: int, edges_before: int, scores: dict[str, list[float]], accs
         variants[name] = {
             "kendall_tau_vs_scratch": tau(s, scratch) if scratch else None,
             # against the mean over the from-scratch seeds; a scratch seed is compared with the mean of the others
-            "kendall_tau_vs_scratch_mean": tau(s, mean) if n_scratch >= 2 and (mean := scratch_mean(
-                scores, name if name.startswith("scratch") else None)) else None,
+            "kendall_tau_vs_scratch_mean": tau(s, mean) if (mean := scratch_mean(
+                scores, leave_out=name if name.startswith("scratch") else None)) else None,
             # how far the variant agrees with itself under another seed: the noise in its own ranking
             "kendall_tau_vs_other_seed": tau(s, scores[f"{name}_other_seed"]) if f"{name}_other_seed" in scores else None,
             "same_winner": winner == best_scratch if scratch else None,
