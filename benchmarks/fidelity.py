@@ -8,6 +8,8 @@ For chosen steps of an inherit run, the step's own K candidates (the run's sampl
 All candidates are ranked by S. Reported per step: Kendall tau of every budget against from-scratch, of the
 second scratch seed against the first (how far the paper protocol agrees with itself: the ceiling), whether the
 winners agree, the from-scratch S lost by taking the fine-tune winner, and the seconds each protocol spent.
+``--reuse REPORT`` reads back what an earlier report measured (training is deterministic), so adding a seed to a
+full-schedule reference trains only that seed.
 Usage: python benchmarks/fidelity.py runs/fm8 --steps 5 15 --workers 2 --out benchmarks/results/fidelity_fm8.json
 """
 
@@ -188,6 +190,37 @@ def summarise(step: int, edges_before: int, scores: dict[str, list[float]], accs
             "variants": variants, "val_acc": accs, "S": {name: [round(v, 5) for v in s] for name, s in scores.items()}}
 
 
+def run_macs(run: Path) -> dict[tuple[int, tuple], int]:
+    """MACs the run itself counted for every cell it trained, by (step, edges)."""
+    return {(row["step"], tuple(map(tuple, row["edges"]))): row["macs"] for row in RunDir(run).read_trajectory()}
+
+
+def stored_results(old: dict, cells: list[Topology], macs: dict[tuple[int, tuple], int],
+                   names: list[str] | None = None) -> dict[str, list[TrialResult]]:
+    """A stored report step's variants as results again: its val_acc, the run's MACs, its seconds spread evenly."""
+    seconds = {name: v["seconds"] for name, v in old["variants"].items()} | {"scratch": old["scratch_seconds"]}
+    return {name: [TrialResult(key="", status="ok", val_acc=acc, macs=macs[(old["step"], cell.edges)],
+                               seconds=(seconds[name] or 0.0) / len(cells)) for cell, acc in zip(cells, accs)]
+            for name, accs in old["val_acc"].items() if names is None or name in names}
+
+
+def read_reused(reports: list[Path], scratch_epochs: int | None) -> dict[tuple[int, str], dict]:
+    """Steps of earlier reports whose variants need no training again, by (step, variant name).
+
+    Training is deterministic on CPU, so a variant with the same name (budget, schedule, seed index) and, for the
+    from-scratch ones, the same epochs gives the same numbers; reading it back saves hours of a full schedule.
+    """
+    reused: dict[tuple[int, str], dict] = {}
+    for path in reports:
+        report = json.loads(path.read_text())
+        same_epochs = report["settings"].get("scratch_epochs") == scratch_epochs
+        for old in report["steps"]:
+            for name in old["val_acc"]:
+                if same_epochs or not name.startswith("scratch"):
+                    reused.setdefault((old["step"], name), old)
+    return reused
+
+
 def rescore(report_path: Path, run: Path | None = None) -> dict:
     """A stored report summarised again by this script's current rules, without training anything.
 
@@ -197,17 +230,15 @@ def rescore(report_path: Path, run: Path | None = None) -> dict:
     run = run or Path(report["run"])
     store = RunStore.read(run)
     config = stored_config(store)
-    macs = {(row["step"], tuple(map(tuple, row["edges"]))): row["macs"] for row in RunDir(run).read_trajectory()}
+    macs = run_macs(run)
     rows = []
     for old in report["steps"]:
         step = old["step"]
         cells = step_cells(store, config, step)
-        results = {name: [TrialResult(key="", status="ok", val_acc=acc, macs=macs[(step, cell.edges)])
-                          for cell, acc in zip(cells, accs)] for name, accs in old["val_acc"].items()}
-        scores = {name: [score(r, cell, config.task, config.search) for r, cell in zip(rs, cells)]
-                  for name, rs in results.items()}
-        seconds = {name: v["seconds"] for name, v in old["variants"].items()} | {"scratch": old["scratch_seconds"]}
-        rows.append(summarise(step, old["edges_before"], scores, old["val_acc"], seconds))
+        results = stored_results(old, cells, macs)
+        labelled = [(name, i, None) for name, rs in results.items() for i in range(len(rs))]
+        flat = [r for rs in results.values() for r in rs]
+        rows.append(summarise(step, old["edges_before"], *results_by_variant(cells, labelled, flat, config)))
     return report | {"run": str(run), "steps": rows}
 
 
@@ -230,6 +261,10 @@ def main() -> None:
     parser.add_argument("--rescore", type=Path, default=None,
                         help="a report of this script: summarise it again by the current rules, training nothing "
                              "(RUN, when given, replaces the run it names, e.g. a run sharing those steps' trials)")
+    parser.add_argument("--reuse", type=Path, nargs="+", default=[],
+                        help="earlier reports of this script on the same run: a variant one of them measured at a step "
+                             "(same name, and the same --scratch-epochs for the from-scratch ones) is read back, not "
+                             "trained again")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
@@ -245,23 +280,32 @@ def main() -> None:
     scratch_epochs = None if reference or args.scratch_epochs == 0 else args.scratch_epochs
     variants = Variants(tuple(args.budgets), scratch_epochs, tuple(args.schedules), args.finetune_other_seed,
                         args.scratch_seeds)
+    reused = read_reused(args.reuse, scratch_epochs)
+    macs = run_macs(args.run) if reused else {}
     jobs = [(step, *step_specs(store, config, step, variants)) for step in args.steps]
-    specs = [spec for _, _, labelled in jobs for _, _, spec in labelled]
+    specs = [spec for step, _, labelled in jobs for name, _, spec in labelled if (step, name) not in reused]
     start = time.perf_counter()
-    results = evaluate_with(PoolExecutor(args.workers))(specs)
-    rows, offset = [], 0
+    trained = iter(evaluate_with(PoolExecutor(args.workers))(specs))
+    rows = []
     parent_edges = {row["step"] + 1: len(row["topology"]["edges"]) for row in store.steps()}
     for step, cells, labelled in jobs:
-        measured = results[offset : offset + len(labelled)]
-        offset += len(labelled)
+        read_back = {name: stored_results(reused[step, name], cells, macs, [name])[name]
+                     for name, _, _ in labelled if (step, name) in reused}
+        if any(reused[step, name]["edges_before"] != parent_edges[step] for name in read_back):
+            raise SystemExit(f"a --reuse report's step {step} stood on another parent: is it a report on this run?")
+        measured = [read_back[name][i] if name in read_back else next(trained) for name, i, _ in labelled]
         if reference is not None:
             missing = [c for c in cells if (step, c) not in reference]
             if missing:
                 raise SystemExit(f"{args.reference} did not train step {step}'s candidates: it kept another cell before")
             labelled = labelled + [("scratch", i, None) for i in range(len(cells))]
             measured = measured + [reference[(step, c)] for c in cells]
-        rows.append(summarise(step, parent_edges[step], *results_by_variant(cells, labelled, measured, config)))
-    report = {"run": str(args.run), "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "run"},
+        rows.append(summarise(step, parent_edges[step], *results_by_variant(cells, labelled, measured, config))
+                    | {"reused": sorted(read_back)})
+    def plain(v):
+        return str(v) if isinstance(v, Path) else [plain(x) for x in v] if isinstance(v, list) else v
+
+    report = {"run": str(args.run), "settings": {k: plain(v) for k, v in vars(args).items() if k != "run"},
               "wall_seconds": round(time.perf_counter() - start, 1), "steps": rows}
     emit(report, args.out)
 
