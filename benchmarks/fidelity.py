@@ -280,19 +280,20 @@ def main() -> None:
     scratch_epochs = None if reference or args.scratch_epochs == 0 else args.scratch_epochs
     variants = Variants(tuple(args.budgets), scratch_epochs, tuple(args.schedules), args.finetune_other_seed,
                         args.scratch_seeds)
+    parent_edges = {row["step"] + 1: len(row["topology"]["edges"]) for row in store.steps()}
     reused = read_reused(args.reuse, scratch_epochs)
+    for (step, _), old in reused.items():
+        if step in args.steps and old["edges_before"] != parent_edges[step]:
+            raise SystemExit(f"a --reuse report's step {step} stood on another parent: is it a report on this run?")
     macs = run_macs(args.run) if reused else {}
     jobs = [(step, *step_specs(store, config, step, variants)) for step in args.steps]
     specs = [spec for step, _, labelled in jobs for name, _, spec in labelled if (step, name) not in reused]
     start = time.perf_counter()
     trained = iter(evaluate_with(PoolExecutor(args.workers))(specs))
     rows = []
-    parent_edges = {row["step"] + 1: len(row["topology"]["edges"]) for row in store.steps()}
     for step, cells, labelled in jobs:
         read_back = {name: stored_results(reused[step, name], cells, macs, [name])[name]
                      for name, _, _ in labelled if (step, name) in reused}
-        if any(reused[step, name]["edges_before"] != parent_edges[step] for name in read_back):
-            raise SystemExit(f"a --reuse report's step {step} stood on another parent: is it a report on this run?")
         measured = [read_back[name][i] if name in read_back else next(trained) for name, i, _ in labelled]
         if reference is not None:
             missing = [c for c in cells if (step, c) not in reference]
@@ -302,6 +303,7 @@ def main() -> None:
             measured = measured + [reference[(step, c)] for c in cells]
         rows.append(summarise(step, parent_edges[step], *results_by_variant(cells, labelled, measured, config))
                     | {"reused": sorted(read_back)})
+
     def plain(v):
         return str(v) if isinstance(v, Path) else [plain(x) for x in v] if isinstance(v, list) else v
 
