@@ -1,7 +1,8 @@
 """Ranking fidelity and per-step cost of the fast (inherit) protocol at paper size, read off a finished run.
 
 For chosen steps of an inherit run, the step's own K candidates (the run's sample) are
-  - fine-tuned from the kept parent (the run's stored weights) for every budget in ``--budgets`` steps;
+  - fine-tuned from the kept parent (the run's stored weights) for every budget in ``--budgets`` steps (and every
+    ``--schedules`` and ``--leaf-handover`` choice);
     the run's own budget reproduces the run's numbers, a check that this is the search's code path,
   - trained from scratch as the paper does, with the run's seed and with a second seed (or, with ``--reference``,
     read from a finished paper-protocol run of the same settings wherever it stood on the same parent).
@@ -47,6 +48,7 @@ class Variants:
     finetune_other_seed: bool = False  # every fine-tune variant with a second seed too
     scratch_seeds: int = 2  # from scratch with this many seeds: their agreement is the paper protocol's own noise,
     # their mean S a less noisy reference
+    handovers: tuple[bool | None, ...] = (None,)  # leaf handover for the fine-tunes (None: as the run had it)
 
 
 def step_cells(store: RunStore, config: AutoShrinkConfig, step: int) -> list[Topology]:
@@ -72,17 +74,21 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: V
     seed, other_seed = seeds[:2]
     cells = step_cells(store, config, step)
 
-    def finetune(b: int, schedule: str) -> ImageTask:
+    def finetune(b: int, schedule: str, handover: bool) -> ImageTask:
         return task.model_copy(update={"training": task.training.model_copy(
-            update={"finetune_steps": b, "finetune_schedule": schedule})})
+            update={"finetune_steps": b, "finetune_schedule": schedule, "leaf_handover": handover})})
 
+    own_handover = task.training.leaf_handover
+    handovers = dict.fromkeys(own_handover if h is None else h for h in variants.handovers)
     trials: list[tuple[str, ImageTask, int, ParentWeights | None]] = []
     for b in variants.budgets:
         for schedule in variants.schedules:
-            name = f"finetune_{b}" + ("" if schedule == "constant" else f"_{schedule}")
-            trials.append((name, finetune(b, schedule), seed, parent))
-            if variants.finetune_other_seed:
-                trials.append((f"{name}_other_seed", finetune(b, schedule), other_seed, parent))
+            for handover in handovers:
+                name = (f"finetune_{b}" + ("" if schedule == "constant" else f"_{schedule}")
+                        + ("" if handover == own_handover else "_handover" if handover else "_no_handover"))
+                trials.append((name, finetune(b, schedule, handover), seed, parent))
+                if variants.finetune_other_seed:
+                    trials.append((f"{name}_other_seed", finetune(b, schedule, handover), other_seed, parent))
     if variants.scratch_epochs is not None:
         paper = task.from_scratch()  # as the paper trains: no path dropout or other inherit-only setting
         scratch_task = paper.model_copy(update={"training": paper.training.model_copy(
@@ -250,6 +256,8 @@ def main() -> None:
     parser.add_argument("--scratch-epochs", type=int, default=3, help="from-scratch epochs (paper: up to 20; 0: no from-scratch side)")
     parser.add_argument("--schedules", nargs="+", default=["constant"], choices=["constant", "cosine"],
                         help="fine-tune learning-rate schedules to compare")
+    parser.add_argument("--leaf-handover", nargs="+", default=["run"], choices=["run", "on", "off"],
+                        help="fine-tune with leaf handover as the run had it, on, off: one variant each")
     parser.add_argument("--finetune-other-seed", action="store_true",
                         help="fine-tune every variant with a second seed too (its seed-to-seed agreement)")
     parser.add_argument("--scratch-seeds", type=int, default=2,
@@ -278,8 +286,9 @@ def main() -> None:
     config = stored_config(store)
     reference = read_reference(args.reference, config) if args.reference else None
     scratch_epochs = None if reference or args.scratch_epochs == 0 else args.scratch_epochs
+    handovers = tuple({"run": None, "on": True, "off": False}[h] for h in args.leaf_handover)
     variants = Variants(tuple(args.budgets), scratch_epochs, tuple(args.schedules), args.finetune_other_seed,
-                        args.scratch_seeds)
+                        args.scratch_seeds, handovers)
     parent_edges = {row["step"] + 1: len(row["topology"]["edges"]) for row in store.steps()}
     reused = read_reused(args.reuse, scratch_epochs)
     for (step, _), old in reused.items():
