@@ -164,8 +164,8 @@ def results_by_variant(cells: list[Topology], labelled, results: list[TrialResul
     return scores, accs, seconds
 
 
-def summarise(step: int, edges_before: int, scores: dict[str, list[float]], accs: dict[str, list[float | None]],
-              seconds: dict[str, float]) -> dict:
+def summarise(step: int, cells: list[Topology], edges_before: int, scores: dict[str, list[float]],
+              accs: dict[str, list[float | None]], seconds: dict[str, float]) -> dict:
     candidates = range(len(next(iter(scores.values()))))
     scratch = scores.get("scratch")  # absent with --scratch-epochs 0: fine-tune variants among themselves
     best_scratch = max(candidates, key=lambda i: scratch[i]) if scratch else None
@@ -190,6 +190,9 @@ def summarise(step: int, edges_before: int, scores: dict[str, list[float]], accs
             "best_S": round(max(s), 4),
         }
     return {"step": step, "edges_before": edges_before, "candidates": len(candidates),
+            # edges each removal takes with it beyond its own (nodes it cuts off): inherited weights rate such
+            # candidates differently from training from scratch
+            "edges_cut_off": [edges_before - 1 - len(cell.edges) for cell in cells],
             "scratch_seconds": round(seconds["scratch"], 1) if scratch else None,
             "scratch_best_S": round(scratch[best_scratch], 4) if scratch else None,
             "reference": reference_ceiling([s for name, s in scores.items() if name.startswith("scratch")]),
@@ -244,7 +247,8 @@ def rescore(report_path: Path, run: Path | None = None) -> dict:
         results = stored_results(old, cells, macs)
         labelled = [(name, i, None) for name, rs in results.items() for i in range(len(rs))]
         flat = [r for rs in results.values() for r in rs]
-        rows.append(summarise(step, old["edges_before"], *results_by_variant(cells, labelled, flat, config)))
+        summary = summarise(step, cells, old["edges_before"], *results_by_variant(cells, labelled, flat, config))
+        rows.append(old | summary)  # what the report had beyond the summary (e.g. which variants it read back) stays
     return report | {"run": str(run), "steps": rows}
 
 
@@ -310,7 +314,7 @@ def main() -> None:
                 raise SystemExit(f"{args.reference} did not train step {step}'s candidates: it kept another cell before")
             labelled = labelled + [("scratch", i, None) for i in range(len(cells))]
             measured = measured + [reference[(step, c)] for c in cells]
-        rows.append(summarise(step, parent_edges[step], *results_by_variant(cells, labelled, measured, config))
+        rows.append(summarise(step, cells, parent_edges[step], *results_by_variant(cells, labelled, measured, config))
                     | {"reused": sorted(read_back)})
 
     def plain(v):
