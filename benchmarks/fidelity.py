@@ -204,13 +204,13 @@ def run_macs(run: Path) -> dict[tuple[int, tuple], int]:
     return {(row["step"], tuple(map(tuple, row["edges"]))): row["macs"] for row in RunDir(run).read_trajectory()}
 
 
-def stored_results(old: dict, cells: list[Topology], macs: dict[tuple[int, tuple], int],
-                   names: list[str] | None = None) -> dict[str, list[TrialResult]]:
+def stored_results(old: dict, cells: list[Topology], macs: dict[tuple[int, tuple], int]
+                   ) -> dict[str, list[TrialResult]]:
     """A stored report step's variants as results again: its val_acc, the run's MACs, its seconds spread evenly."""
     seconds = {name: v["seconds"] for name, v in old["variants"].items()} | {"scratch": old["scratch_seconds"]}
     return {name: [TrialResult(key="", status="ok", val_acc=acc, macs=macs[(old["step"], cell.edges)],
                                seconds=(seconds[name] or 0.0) / len(cells)) for cell, acc in zip(cells, accs)]
-            for name, accs in old["val_acc"].items() if names is None or name in names}
+            for name, accs in old["val_acc"].items()}
 
 
 def read_reused(reports: list[Path], scratch_epochs: int | None) -> dict[tuple[int, str], dict]:
@@ -305,7 +305,7 @@ def main() -> None:
     trained = iter(evaluate_with(PoolExecutor(args.workers))(specs))
     rows = []
     for step, cells, labelled in jobs:
-        read_back = {name: stored_results(reused[step, name], cells, macs, [name])[name]
+        read_back = {name: stored_results(reused[step, name], cells, macs)[name]
                      for name, _, _ in labelled if (step, name) in reused}
         measured = [read_back[name][i] if name in read_back else next(trained) for name, i, _ in labelled]
         if reference is not None:
