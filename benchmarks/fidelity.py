@@ -2,7 +2,7 @@
 
 For chosen steps of an inherit run, the step's own K candidates (the run's sample) are
   - fine-tuned from the kept parent (the run's stored weights) for every budget in ``--budgets`` steps (and every
-    ``--schedules`` and ``--leaf-handover`` choice);
+    ``--schedules``, ``--leaf-handover`` and ``--cut-edge-steps`` choice);
     the run's own budget reproduces the run's numbers, a check that this is the search's code path,
   - trained from scratch as the paper does, with the run's seed and with a second seed (or, with ``--reference``,
     read from a finished paper-protocol run of the same settings wherever it stood on the same parent).
@@ -17,6 +17,7 @@ Usage: python benchmarks/fidelity.py runs/fm8 --steps 5 15 --workers 2 --out ben
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import time
@@ -49,6 +50,8 @@ class Variants:
     scratch_seeds: int = 2  # from scratch with this many seeds: their agreement is the paper protocol's own noise,
     # their mean S a less noisy reference
     handovers: tuple[bool | None, ...] = (None,)  # leaf handover for the fine-tunes (None: as the run had it)
+    # (extra steps per edge a removal cuts off, cap) of the fine-tunes (None: as the run had it)
+    cut_rules: tuple[tuple[int, int | None] | None, ...] = (None,)
 
 
 def step_cells(store: RunStore, config: AutoShrinkConfig, step: int) -> list[Topology]:
@@ -74,21 +77,24 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: V
     seed, other_seed = seeds[:2]
     cells = step_cells(store, config, step)
 
-    def finetune(b: int, schedule: str, handover: bool) -> ImageTask:
-        return task.model_copy(update={"training": task.training.model_copy(
-            update={"finetune_steps": b, "finetune_schedule": schedule, "leaf_handover": handover})})
+    def finetune(b: int, schedule: str, handover: bool, cut_rule: tuple[int, int | None]) -> ImageTask:
+        per_edge, cap = cut_rule
+        return task.model_copy(update={"training": task.training.model_copy(update={
+            "finetune_steps": b, "finetune_schedule": schedule, "leaf_handover": handover,
+            "finetune_steps_per_cut_edge": per_edge, "finetune_max_steps": cap})})
 
     own_handover = task.training.leaf_handover
     handovers = dict.fromkeys(own_handover if h is None else h for h in variants.handovers)
+    own_rule = (task.training.finetune_steps_per_cut_edge, task.training.finetune_max_steps)
+    cut_rules = dict.fromkeys(own_rule if r is None else r for r in variants.cut_rules)
     trials: list[tuple[str, ImageTask, int, ParentWeights | None]] = []
-    for b in variants.budgets:
-        for schedule in variants.schedules:
-            for handover in handovers:
-                name = (f"finetune_{b}" + ("" if schedule == "constant" else f"_{schedule}")
-                        + ("" if handover == own_handover else "_handover" if handover else "_no_handover"))
-                trials.append((name, finetune(b, schedule, handover), seed, parent))
-                if variants.finetune_other_seed:
-                    trials.append((f"{name}_other_seed", finetune(b, schedule, handover), other_seed, parent))
+    for b, schedule, handover, rule in itertools.product(variants.budgets, variants.schedules, handovers, cut_rules):
+        name = (f"finetune_{b}" + ("" if schedule == "constant" else f"_{schedule}")
+                + ("" if handover == own_handover else "_handover" if handover else "_no_handover")
+                + ("" if rule == own_rule else f"_cut{rule[0]}" + (f"to{rule[1]}" if rule[1] else "")))
+        trials.append((name, finetune(b, schedule, handover, rule), seed, parent))
+        if variants.finetune_other_seed:
+            trials.append((f"{name}_other_seed", finetune(b, schedule, handover, rule), other_seed, parent))
     if variants.scratch_epochs is not None:
         paper = task.from_scratch()  # as the paper trains: no path dropout or other inherit-only setting
         scratch_task = paper.model_copy(update={"training": paper.training.model_copy(
@@ -97,6 +103,14 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: V
             trials.append((scratch_name(j), scratch_task, s, None))
     return cells, [(name, i, TrialSpec(cell, t, s, parent=p)) for name, t, s, p in trials
                    for i, cell in enumerate(cells)]
+
+
+def cut_rule(text: str) -> tuple[int, int | None] | None:
+    """``run`` -> None (the run's own rule); ``N`` or ``N:CAP`` -> (N, CAP or None)."""
+    if text == "run":
+        return None
+    per_edge, _, cap = text.partition(":")
+    return int(per_edge), int(cap) if cap else None
 
 
 def scratch_name(j: int) -> str:
@@ -262,6 +276,9 @@ def main() -> None:
                         help="fine-tune learning-rate schedules to compare")
     parser.add_argument("--leaf-handover", nargs="+", default=["run"], choices=["run", "on", "off"],
                         help="fine-tune with leaf handover as the run had it, on, off: one variant each")
+    parser.add_argument("--cut-edge-steps", nargs="+", default=["run"], metavar="run|N[:CAP]",
+                        help="fine-tune with N extra steps per edge a removal cuts off, at most CAP steps in all (run: "
+                             "as the run had it): one variant each")
     parser.add_argument("--finetune-other-seed", action="store_true",
                         help="fine-tune every variant with a second seed too (its seed-to-seed agreement)")
     parser.add_argument("--scratch-seeds", type=int, default=2,
@@ -292,7 +309,7 @@ def main() -> None:
     scratch_epochs = None if reference or args.scratch_epochs == 0 else args.scratch_epochs
     handovers = tuple({"run": None, "on": True, "off": False}[h] for h in args.leaf_handover)
     variants = Variants(tuple(args.budgets), scratch_epochs, tuple(args.schedules), args.finetune_other_seed,
-                        args.scratch_seeds, handovers)
+                        args.scratch_seeds, handovers, tuple(cut_rule(r) for r in args.cut_edge_steps))
     parent_edges = {row["step"] + 1: len(row["topology"]["edges"]) for row in store.steps()}
     reused = read_reused(args.reuse, scratch_epochs)
     for (step, _), old in reused.items():

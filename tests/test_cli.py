@@ -72,7 +72,8 @@ def test_bad_flag_is_one_line_and_exit_2(cli):
 @pytest.mark.parametrize(
     "flag, value", [("--resource", "watts"), ("--finetune-schedule", "linear"), ("--path-dropout", "1.5"),
                     ("--confirm-top", "-1"), ("--confirm-seeds", "0"), ("--scratch-if-drop", "1.5"),
-                    ("--scratch-if-drop", "never")]
+                    ("--scratch-if-drop", "never"), ("--finetune-steps-per-cut-edge", "-1"),
+                    ("--finetune-max-steps", "10")]  # below the default 24 fine-tune steps
 )
 def test_invalid_setting_is_exit_2(cli, tmp_path, flag, value):
     code, _, err = cli("search", "autoshrink", flag, value, "--out", tmp_path)
@@ -160,14 +161,16 @@ def test_inherit_protocol_fine_tunes_candidates_briefly(tmp_path, cli):
     out_dir = tmp_path / "inherit"
     code, _, err = cli("search", "autoshrink", "--dataset", "digits", "--nodes", 4, "--candidates", 2,
                        "--epochs", 3, "--proxy-size", 200, "--batch-size", 64, "--protocol", "inherit",
-                       "--finetune-steps", 2, "--leaf-handover", "--scratch-if-drop", "off", "--out", out_dir,
-                       "--quiet")
+                       "--finetune-steps", 2, "--finetune-steps-per-cut-edge", 1, "--finetune-max-steps", 3,
+                       "--leaf-handover", "--scratch-if-drop", "off", "--out", out_dir, "--quiet")
     assert code == 0, err
     lines = [json.loads(x) for x in (out_dir / "trajectory.jsonl").read_text().splitlines()]
     assert lines[0]["step"] == 0 and lines[0]["epochs"] >= 1
-    assert all(x["epochs"] == 1 and not x["from_scratch"] for x in lines[1:])  # 2 steps of 64 images: one epoch
+    assert all(x["epochs"] == 1 and not x["from_scratch"] for x in lines[1:])  # 2-3 steps of 64 images: one epoch
     stored = yaml.safe_load((out_dir / "config.yaml").read_text())
-    assert stored["search"]["protocol"] == "inherit" and stored["task"]["training"]["leaf_handover"] is True
+    training = stored["task"]["training"]
+    assert stored["search"]["protocol"] == "inherit" and training["leaf_handover"] is True
+    assert (training["finetune_steps_per_cut_edge"], training["finetune_max_steps"]) == (1, 3)
     assert stored["search"]["scratch_if_drop"] is None  # off: never re-trained, the run keyed as before the option
 
 

@@ -136,6 +136,10 @@ def search_autoshrink(
     finetune_steps: Optional[int] = typer.Option(None, help="optimizer steps per candidate with --protocol inherit"),
     finetune_schedule: Optional[str] = typer.Option(
         None, help="learning rate of those steps: constant (default) | cosine (annealed to zero at the last step)"),
+    finetune_steps_per_cut_edge: Optional[int] = typer.Option(
+        None, help="extra fine-tune steps for every further edge a removal cuts off with a node (default 0)"),
+    finetune_max_steps: Optional[int] = typer.Option(
+        None, help="at most this many fine-tune steps however many edges a removal cuts off (default: no cap)"),
     path_dropout: Optional[float] = typer.Option(
         None, help="chance that training cuts each cell edge per sample, so a parent's weights suit its children "
         "(default 0)"),
@@ -198,6 +202,8 @@ def search_autoshrink(
         "search.protocol": protocol,
         "task.training.finetune_steps": finetune_steps,
         "task.training.finetune_schedule": finetune_schedule,
+        "task.training.finetune_steps_per_cut_edge": finetune_steps_per_cut_edge,
+        "task.training.finetune_max_steps": finetune_max_steps,
         "task.training.path_dropout": path_dropout,
         "task.training.leaf_handover": leaf_handover,
         "search.scratch_if_drop": scratch_if_drop,  # a number or "off", read by the settings model

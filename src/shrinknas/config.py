@@ -73,6 +73,12 @@ class ImageTraining(_Strict):
     finetune_schedule: Literal["constant", "cosine"] = added_setting(
         "constant", inherit_only=True,
         description="its learning rate: constant, or cosine-annealed to zero over the fine-tune steps")
+    finetune_steps_per_cut_edge: int = added_setting(
+        0, inherit_only=True, ge=0,
+        description="extra fine-tune steps for every further edge a removal cuts off (those of a node it leaves "
+        "without input): such a candidate is several removals at once and needs longer to recover")
+    finetune_max_steps: int | None = added_setting(
+        None, inherit_only=True, ge=1, description="at most this many fine-tune steps however many edges are cut off")
     path_dropout: float = added_setting(
         0.0, inherit_only=True, ge=0, lt=1,
         description="chance that training cuts an edge of a cell, per sample (a node left without input is cut too): "
@@ -82,9 +88,22 @@ class ImageTraining(_Strict):
         description="a node that becomes a leaf where a leaf died takes over that leaf's trained output weights "
         "(residual, next layer) instead of entering through zero weights (inherit protocol)")
 
-    def finetuning(self) -> "ImageTraining":
+    @model_validator(mode="after")
+    def _cap_above_budget(self) -> "ImageTraining":
+        if self.finetune_max_steps is not None and self.finetune_max_steps < self.finetune_steps:
+            raise ValueError(f"finetune_max_steps {self.finetune_max_steps} is below finetune_steps "
+                             f"{self.finetune_steps}")
+        return self
+
+    def finetune_budget(self, edges_cut_off: int = 0) -> int:
+        """Optimizer steps of a fine-tune whose removal took ``edges_cut_off`` further edges with it."""
+        steps = self.finetune_steps + self.finetune_steps_per_cut_edge * max(edges_cut_off, 0)
+        return steps if self.finetune_max_steps is None else min(steps, self.finetune_max_steps)
+
+    def finetuning(self, edges_cut_off: int = 0) -> "ImageTraining":
         """The schedule of a candidate that inherits weights: a short fine-tune, no early exit."""
-        return self.model_copy(update={"epochs": self.epochs, "max_steps": self.finetune_steps, "lr": self.finetune_lr,
+        budget = self.finetune_budget(edges_cut_off)
+        return self.model_copy(update={"epochs": self.epochs, "max_steps": budget, "lr": self.finetune_lr,
                                        "schedule": self.finetune_schedule, "patience": self.epochs + 1,
                                        "early_exit_acc": 0.0})
 

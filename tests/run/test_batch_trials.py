@@ -55,6 +55,15 @@ def test_candidates_fine_tuning_a_parent_keep_their_trained_weights():
         assert accuracy(net, data.val_x, data.val_y) == result.val_acc
 
 
+def test_candidates_given_a_longer_fine_tune_batch_apart_and_still_report_what_evaluate_reports():
+    task = tiny(finetune_steps=2, finetune_steps_per_cut_edge=1)
+    trained_parent = evaluate(TrialSpec(PARENT, task, seed=1, keep_weights=True))
+    parent = ParentWeights(trained_parent.key, PARENT, trained_parent.weights)
+    specs = [TrialSpec(cell, task, seed=2, parent=parent) for cell in CELLS]  # (0, 1) cuts off 3 more edges
+    assert [len(g) for g in batch_groups(specs)] == [1, 3]
+    assert_like_evaluate(evaluate_batched(specs), [evaluate(s) for s in specs])
+
+
 def test_executor_groups_specs_by_seed_and_keeps_their_order():
     specs = [TrialSpec(cell, tiny(epochs=1), seed=i % 2) for i, cell in enumerate(CELLS)]
     seen = []

@@ -1,6 +1,9 @@
+import pytest
+import torch
+
 from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining
 from shrinknas.run.batch import batch_key
-from shrinknas.run.trial import TrialResult, TrialSpec, evaluate
+from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec, edges_cut_off, evaluate, weights_from_bytes
 from shrinknas.search.autoshrink import derive_seed, initial_cell
 from shrinknas.topology import Topology
 
@@ -42,7 +45,8 @@ def test_settings_added_later_keep_stored_trial_keys_at_their_neutral_default():
     config = AutoShrinkConfig.model_validate({"search": {"nodes": 5}, "task": {"task": "cnn", "dataset": "fashion-mnist"}})
     spec = TrialSpec(initial_cell(config), config.task, derive_seed(0, "trial", 0))
     assert spec.key() == "7c919d0ce85b9948f21d1aa931d922a38a172a5d"
-    for changed in ({"finetune_schedule": "cosine"}, {"path_dropout": 0.1}):
+    for changed in ({"finetune_schedule": "cosine"}, {"path_dropout": 0.1}, {"finetune_steps_per_cut_edge": 8},
+                    {"finetune_max_steps": 48}):
         training = config.task.training.model_copy(update=changed)
         other = TrialSpec(spec.topology, config.task.model_copy(update={"training": training}), spec.seed)
         assert other.key() != spec.key()
@@ -55,7 +59,35 @@ def test_cut_edges_train_alone_not_in_a_batched_model():
 
 def test_from_scratch_resets_every_inherit_only_setting_and_keys_like_the_paper_protocol():
     fast = tiny(finetune_steps=7, finetune_lr=1e-2, finetune_schedule="cosine", path_dropout=0.2, leaf_handover=True,
-                lr=1e-3)
+                finetune_steps_per_cut_edge=5, finetune_max_steps=20, lr=1e-3)
     scratch = fast.from_scratch()
     assert scratch == tiny(lr=1e-3)  # the shared setting stays, every inherit-only one is back at its default
     assert TrialSpec(CELL, scratch, 0).key() == TrialSpec(CELL, tiny(lr=1e-3), 0).key()
+
+
+def test_a_removal_that_cuts_off_edges_fine_tunes_for_the_budget_the_rule_gives_it():
+    base = tiny(finetune_steps=2)
+    trained = evaluate(TrialSpec(CELL, base, 1, keep_weights=True))
+    parent = ParentWeights(trained.key, CELL, trained.weights)
+
+    def fine_tuned(cell: Topology, **training) -> dict[str, torch.Tensor]:
+        task = base.model_copy(update={"training": base.training.model_copy(update={"epochs": 3, **training})})
+        result = evaluate(TrialSpec(cell, task, 2, parent=parent, keep_weights=True))
+        assert result.ok, result.error
+        return weights_from_bytes(result.weights)
+
+    def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+        return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    cut, kept = CELL.without((0, 1)), CELL.without((1, 2))  # node 1 left without input takes 1->2 with it
+    assert (edges_cut_off(CELL, cut), edges_cut_off(CELL, kept)) == (1, 0)
+    grown = fine_tuned(cut, finetune_steps_per_cut_edge=3)
+    assert same(grown, fine_tuned(cut, finetune_steps=5))  # 2 + 3 per edge cut off
+    assert not same(grown, fine_tuned(cut))
+    assert same(fine_tuned(cut, finetune_steps_per_cut_edge=3, finetune_max_steps=4), fine_tuned(cut, finetune_steps=4))
+    assert same(fine_tuned(kept, finetune_steps_per_cut_edge=3), fine_tuned(kept))
+
+
+def test_a_cap_below_the_fine_tune_budget_is_refused():
+    with pytest.raises(ValueError, match="finetune_max_steps"):
+        ImageTraining(finetune_steps=24, finetune_max_steps=12)

@@ -1,8 +1,9 @@
 """The candidates of one search step trained together as one batched model, with the results of one-by-one
 evaluation.
 
-Specs batch when they share the task, the seed and the parent weights, as the K candidates of an AutoShrink
-step do: then they see the same batches in the same order and ``nets.batched`` computes all of them at once.
+Specs batch when they share the task, the training schedule, the seed and the parent weights, as the K
+candidates of an AutoShrink step do (those given a longer fine-tune batch apart): then they see the same
+batches in the same order and ``nets.batched`` computes all of them at once.
 Each candidate is still built (and counted) as its own network, exactly as ``evaluate`` builds it, and its
 trained weights are read back into that network, so a result carries the same numbers and weights up to
 float32 rounding. Whether it is faster depends on the device: it saves per-kernel overhead (K kernels become
@@ -21,7 +22,8 @@ from typing import TYPE_CHECKING
 from ..config import ImageTask
 from ..errors import BadInputError
 from .executors import Executor, evaluate_with, torch_threads
-from .trial import TrialResult, TrialSpec, evaluate, failed_result, finished_result, image_metrics, prepare_image
+from .trial import (TrialResult, TrialSpec, evaluate, failed_result, finished_result, image_metrics, image_training,
+                    prepare_image)
 
 if TYPE_CHECKING:
     from ..nets.cnn import CellNetwork
@@ -36,7 +38,9 @@ def batch_key(spec: TrialSpec) -> str | None:
     if not isinstance(spec.task, ImageTask) or spec.task.training.path_dropout:  # batched cells draw no cuts
         return None
     parent = spec.parent.key if spec.parent is not None else None
-    return json.dumps([spec.task.model_dump(mode="json"), spec.seed, parent, spec.topology.ops], sort_keys=True)
+    schedule = image_training(spec).model_dump(mode="json")  # a fine-tune's budget can differ by candidate
+    return json.dumps([spec.task.model_dump(mode="json"), schedule, spec.seed, parent, spec.topology.ops],
+                      sort_keys=True)
 
 
 def evaluate_batch(specs: Sequence[TrialSpec]) -> list[TrialResult]:
@@ -77,7 +81,7 @@ def _train_together(specs: Sequence[TrialSpec]) -> tuple[list[Outcome], list[Cel
     models = [model for model, _, _ in prepared]
     batched = BatchedCellNetwork([s.topology for s in specs], proxy_macro(task), data.in_channels, data.n_classes)
     batched.load(models)
-    training = prepared[0][2]  # one task and one parent: one schedule
+    training = prepared[0][2]  # one batch key: one schedule
 
     def keep_trained(k: int, _outcome: object) -> None:  # a finished candidate's weights, before training goes on
         batched.extract(k, models[k])

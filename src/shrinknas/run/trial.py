@@ -15,12 +15,11 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..config import ImageTask, TextTask, identity
+from ..config import ImageTask, ImageTraining, TextTask, identity
 from ..topology import Topology
 from ..train.common import Diverged, seed_everything
 
 if TYPE_CHECKING:
-    from ..config import ImageTraining
     from ..data.images import TensorSplits
     from ..nets.cnn import CellNetwork
     from ..resources import Counts
@@ -149,13 +148,25 @@ def prepare_image(spec: TrialSpec, data: TensorSplits) -> tuple[CellNetwork, Cou
     seed_everything(spec.seed)  # weight init is part of the trial: seed it before building
     model = build_proxy_network(spec.topology, spec.task, data.in_channels, data.n_classes)
     counts = count(model, data.input_shape)
-    training = spec.task.training
     if spec.parent is not None:
         parent = build_proxy_network(spec.parent.topology, spec.task, data.in_channels, data.n_classes)
         parent.load_state_dict(weights_from_bytes(spec.parent.state))
-        inherit(model, parent, handover=training.leaf_handover)
-        training = training.finetuning()
-    return model, counts, training
+        inherit(model, parent, handover=spec.task.training.leaf_handover)
+    return model, counts, image_training(spec)
+
+
+def image_training(spec: TrialSpec) -> ImageTraining:
+    """The schedule an image trial trains on: its task's, or from a parent the fine-tune its removal calls for."""
+    training = spec.task.training
+    assert isinstance(training, ImageTraining)
+    if spec.parent is None:
+        return training
+    return training.finetuning(edges_cut_off(spec.parent.topology, spec.topology))
+
+
+def edges_cut_off(parent: Topology, child: Topology) -> int:
+    """Further edges a one-edge removal took with it (those of the nodes it left without input)."""
+    return max(len(parent.edges) - len(child.edges) - 1, 0)
 
 
 def image_metrics(spec: TrialSpec, model: CellNetwork, counts: Counts, fitted: FitResult) -> dict[str, Any]:
