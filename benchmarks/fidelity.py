@@ -20,6 +20,7 @@ import argparse
 import itertools
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ import numpy as np
 from scipy.stats import kendalltau
 
 from shrinknas.config import AutoShrinkConfig, ImageTask
+from shrinknas.run import hardware
 from shrinknas.run.executors import PoolExecutor, evaluate_with
 from shrinknas.run.rundir import RunDir
 from shrinknas.run.store import RunStore
@@ -234,8 +236,15 @@ def read_reused(reports: list[Path], scratch_epochs: int | None) -> dict[tuple[i
     from-scratch ones, the same epochs gives the same numbers; reading it back saves hours of a full schedule.
     """
     reused: dict[tuple[int, str], dict] = {}
+    here = hardware.describe()
     for path in reports:
         report = json.loads(path.read_text())
+        if "machine" not in report:
+            print(f"warning: {path} does not say which machine measured it; its numbers hold only if it was this "
+                  "kind", file=sys.stderr)
+        elif changed := hardware.differences(report["machine"], here):
+            raise SystemExit(f"{path} was measured on another kind of machine ({changed}): its numbers would not "
+                             "match what this one trains")
         same_epochs = report["settings"].get("scratch_epochs") == scratch_epochs
         for old in report["steps"]:
             for name in old["val_acc"]:
@@ -304,6 +313,9 @@ def main() -> None:
     if args.run is None:
         parser.error("RUN is required (or --rescore REPORT)")
     store = RunStore.read(args.run)
+    if (recorded := store.machine()) and (changed := hardware.differences(recorded, hardware.describe())):
+        print(f"warning: {args.run} ran on another kind of machine ({changed}): fine-tunes at its own settings will "
+              "not reproduce its numbers", file=sys.stderr)
     config = stored_config(store)
     reference = read_reference(args.reference, config) if args.reference else None
     scratch_epochs = None if reference or args.scratch_epochs == 0 else args.scratch_epochs
@@ -337,7 +349,8 @@ def main() -> None:
     def plain(v):
         return str(v) if isinstance(v, Path) else [plain(x) for x in v] if isinstance(v, list) else v
 
-    report = {"run": str(args.run), "settings": {k: plain(v) for k, v in vars(args).items() if k != "run"},
+    report = {"run": str(args.run), "machine": hardware.describe(),
+              "settings": {k: plain(v) for k, v in vars(args).items() if k != "run"},
               "wall_seconds": round(time.perf_counter() - start, 1), "steps": rows}
     emit(report, args.out)
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 
+from shrinknas.run import hardware
 from shrinknas.topology import Topology
 
 
@@ -53,6 +54,7 @@ def test_search_writes_a_run_directory_that_reproduces_the_printout(tmp_path, cl
     best_cell = json.loads((out_dir / "best_cell.json").read_text())
     assert best_cell == summary["best"]["cell"] == summary["confirm"]["finalists"][0]["cell"]
     assert f"{summary['best']['val_acc']:.4f}" in out and str(out_dir) in out.replace("\n", "")
+    assert summary["machine"] == hardware.describe()  # where it ran: another CPU kind rounds differently
 
 
 def test_paper_protocol_keeps_the_papers_pick(tmp_path, cli):

@@ -241,3 +241,18 @@ def test_a_run_another_live_process_is_searching_is_refused(tmp_path):
     other.wait()
     with RunStore.open(tmp_path, "autoshrink", CONFIG) as store:  # its process is gone: the run resumes
         assert len(store.results()) == 3
+
+
+def test_a_run_records_its_machine_and_a_resume_on_another_kind_says_so(tmp_path, caplog):
+    from shrinknas.run import hardware
+
+    _filled_store(tmp_path)
+    with RunStore.open(tmp_path, "autoshrink", CONFIG) as store:
+        assert store.machine() == hardware.describe()
+    assert not caplog.records  # the same machine: nothing to say
+    with closing(sqlite3.connect(tmp_path / STORE_NAME)) as conn, conn:
+        conn.execute("UPDATE meta SET value = ? WHERE name = 'machine'",
+                     ('{"cpu": "Some Other CPU", "cpu_kernels": "AVX2", "torch": "2.0.0"}',))
+    with caplog.at_level("WARNING", logger="shrinknas.run.store"), RunStore.open(tmp_path, "autoshrink", CONFIG) as store:
+        assert len(store.results()) == 3  # resumed all the same
+    assert "another kind of machine" in caplog.text and "Some Other CPU ->" in caplog.text

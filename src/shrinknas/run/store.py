@@ -24,6 +24,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import BadInputError, IncompatibleRunError
+from . import hardware
 from .rundir import STORE
 from .trial import TrialResult, TrialSpec
 
@@ -126,6 +127,7 @@ class RunStore:
                     store._check_readable()
                     store._check_identity(method, config)
                     store._check_not_running()
+                    store._check_machine()
                 _use_wal(store._conn)
                 if not existed:
                     store._create(method, config)
@@ -163,8 +165,18 @@ class RunStore:
                     ("method", method),
                     ("config", canonical_config(config)),
                     ("started", now),
+                    ("machine", json.dumps(hardware.describe(), sort_keys=True)),
                 ],
             )
+
+    def _check_machine(self) -> None:
+        """Another kind of machine may resume a run, but what it trains will not match bit for bit."""
+        recorded = self.machine()
+        changed = hardware.differences(recorded, hardware.describe()) if recorded else ""
+        if changed:
+            log.warning("%s was started on another kind of machine (%s): trials trained from here on round "
+                        "differently, so the trajectory can part from the one the first machine would take",
+                        self.path.parent, changed)
 
     def _check_readable(self) -> None:
         """Refuse a damaged file or a store of another schema before any of it is trusted."""
@@ -217,6 +229,10 @@ class RunStore:
     def config(self) -> dict[str, Any]:
         """The resolved config the run was started with."""
         return self._meta_json("config")
+
+    def machine(self) -> dict[str, str] | None:
+        """The CPU and torch the run was started with (None: a store from before this was recorded)."""
+        return self._meta_json("machine") if self.meta("machine") is not None else None
 
     def _meta_json(self, name: str) -> dict[str, Any]:
         try:

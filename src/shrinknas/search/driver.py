@@ -167,6 +167,7 @@ def run_autoshrink(
             raise
         summary = summarize(result, time.perf_counter() - start, confirmed)
         summary["trials_trained"], summary["trials_from_store"] = runner.counts.trained, runner.counts.reused
+        summary["machine"] = store.machine()  # where it started: on another kind of CPU a rerun rounds differently
         picked = final_pick(confirmed)
         store.record_final(picked.candidate.result.key if picked else None, picked.mean_score if picked else None,
                            sum(len(f.results) for f in confirmed or ()))
