@@ -26,15 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 from scipy.stats import kendalltau
 
 from shrinknas.config import AutoShrinkConfig, ImageTask
 from shrinknas.run import hardware
 from shrinknas.run.executors import PoolExecutor, evaluate_with
-from shrinknas.run.rundir import RunDir
+from shrinknas.run.rundir import CONFIG, RunDir
 from shrinknas.run.store import RunStore
-from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec
-from shrinknas.search.autoshrink import derive_seed, sample_removals
+from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec, edges_cut_off
+from shrinknas.search.autoshrink import derive_seed, initial_cell, sample_removals
 from shrinknas.search.driver import replay, stored_config
 from shrinknas.search.metric import score
 from shrinknas.topology import Topology
@@ -56,11 +57,26 @@ class Variants:
     cut_rules: tuple[tuple[int, int | None] | None, ...] = (None,)
 
 
-def step_cells(store: RunStore, config: AutoShrinkConfig, step: int) -> list[Topology]:
+def step_cells(kept: dict[int, Topology], config: AutoShrinkConfig, step: int) -> list[Topology]:
     """The step's own K candidates: the run's kept parent minus each removal the run sampled."""
-    parent_row = {row["step"]: row for row in store.steps()}[step - 1]
-    parent = Topology.from_dict(parent_row["topology"])
+    parent = kept[step - 1]
     return [parent.without(e) for e in sample_removals(parent, config.search.candidates, config.search.seed, step)]
+
+
+def kept_in_store(store: RunStore) -> dict[int, Topology]:
+    """The cell each step of a stored run kept."""
+    return {row["step"]: Topology.from_dict(row["topology"]) for row in store.steps()}
+
+
+def run_files(run: Path) -> tuple[AutoShrinkConfig, dict[int, Topology]]:
+    """A run directory's settings and kept cells from its plain files (config.yaml, trajectory.jsonl): what a
+    committed result folder holds without the store, enough to summarise a report again."""
+    folder = RunDir(run)
+    config = AutoShrinkConfig.model_validate(yaml.safe_load(folder.file(CONFIG).read_text()))
+    ops = initial_cell(config).ops
+    kept = {row["step"]: Topology(config.task.task, ops, tuple(map(tuple, row["edges"])))
+            for row in folder.read_trajectory() if row["kept"]}
+    return config, kept
 
 
 def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: Variants):
@@ -77,7 +93,7 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: V
     # the run's own trial seed first, then others: every variant's j-th seed is the same
     seeds = [derive_seed(settings.seed + j, "trial", step) for j in range(max(2, variants.scratch_seeds))]
     seed, other_seed = seeds[:2]
-    cells = step_cells(store, config, step)
+    cells = step_cells(kept_in_store(store), config, step)
 
     def finetune(b: int, schedule: str, handover: bool, cut_rule: tuple[int, int | None]) -> ImageTask:
         per_edge, cap = cut_rule
@@ -253,21 +269,36 @@ def read_reused(reports: list[Path], scratch_epochs: int | None) -> dict[tuple[i
     return reused
 
 
-def rescore(report_path: Path, run: Path | None = None) -> dict:
+def composed(results: dict[str, list[TrialResult]], parent: Topology, cells: list[Topology],
+             config: AutoShrinkConfig, rule: tuple[int, int | None]) -> tuple[str, list[TrialResult]] | None:
+    """The fine-tune variant a cut-edge rule gives, put together from a report's fixed-budget fine-tunes: each
+    candidate's fine-tune at the budget the rule gives it is the same training as that fixed budget's (bit for
+    bit, tested). None when the report lacks a budget the rule needs."""
+    training = config.task.training.model_copy(
+        update={"finetune_steps_per_cut_edge": rule[0], "finetune_max_steps": rule[1]})
+    budgets = [training.finetune_budget(edges_cut_off(parent, cell)) for cell in cells]
+    if any(f"finetune_{b}" not in results for b in budgets):
+        return None
+    name = f"finetune_{training.finetune_steps}_cut{rule[0]}" + (f"to{rule[1]}" if rule[1] else "")
+    return name, [results[f"finetune_{b}"][i] for i, b in enumerate(budgets)]
+
+
+def rescore(report_path: Path, run: Path | None = None, compose: tuple[tuple[int, int | None], ...] = ()) -> dict:
     """A stored report summarised again by this script's current rules, without training anything.
 
     The S of each candidate is rebuilt from its stored val_acc and the MACs the run itself counted for that cell.
+    ``compose``: cut-edge rules whose variants are put together from the report's budgets where it has them.
     """
     report = json.loads(report_path.read_text())
     run = run or Path(report["run"])
-    store = RunStore.read(run)
-    config = stored_config(store)
+    config, kept = run_files(run)
     macs = run_macs(run)
     rows = []
     for old in report["steps"]:
         step = old["step"]
-        cells = step_cells(store, config, step)
+        cells = step_cells(kept, config, step)
         results = stored_results(old, cells, macs)
+        results.update(filter(None, (composed(results, kept[step - 1], cells, config, rule) for rule in compose)))
         labelled = [(name, i, None) for name, rs in results.items() for i in range(len(rs))]
         flat = [r for rs in results.values() for r in rs]
         summary = summarise(step, cells, old["edges_before"], *results_by_variant(cells, labelled, flat, config))
@@ -287,7 +318,8 @@ def main() -> None:
                         help="fine-tune with leaf handover as the run had it, on, off: one variant each")
     parser.add_argument("--cut-edge-steps", nargs="+", default=["run"], metavar="run|N[:CAP]",
                         help="fine-tune with N extra steps per edge a removal cuts off, at most CAP steps in all (run: "
-                             "as the run had it): one variant each")
+                             "as the run had it): one variant each; with --rescore, put together from the report's "
+                             "fixed budgets where it has every one the rule needs")
     parser.add_argument("--finetune-other-seed", action="store_true",
                         help="fine-tune every variant with a second seed too (its seed-to-seed agreement)")
     parser.add_argument("--scratch-seeds", type=int, default=2,
@@ -307,7 +339,7 @@ def main() -> None:
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     if args.rescore:
-        report = rescore(args.rescore, args.run)
+        report = rescore(args.rescore, args.run, tuple(filter(None, map(cut_rule, args.cut_edge_steps))))
         emit(report | {"settings": report["settings"] | {"out": args.out}}, args.out)
         return
     if args.run is None:
