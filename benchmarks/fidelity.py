@@ -34,7 +34,7 @@ from shrinknas.run import hardware
 from shrinknas.run.executors import PoolExecutor, evaluate_with
 from shrinknas.run.rundir import CONFIG, RunDir
 from shrinknas.run.store import RunStore
-from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec, edges_cut_off
+from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec, edges_cut_off, image_training
 from shrinknas.search.autoshrink import derive_seed, initial_cell, sample_removals
 from shrinknas.search.driver import replay, stored_config
 from shrinknas.search.metric import score
@@ -129,6 +129,17 @@ def cut_rule(text: str) -> tuple[int, int | None] | None:
         return None
     per_edge, _, cap = text.partition(":")
     return int(per_edge), int(cap) if cap else None
+
+
+def same_training(spec: TrialSpec) -> str:
+    """Equal for specs that train alike: the same cell, seed and parent, and the same schedule once a cut-edge rule
+    has set the candidate's budget (the rule's own settings then no longer matter)."""
+    neutral = {"finetune_steps_per_cut_edge": 0, "finetune_max_steps": None}
+    schedule = image_training(spec).model_copy(update=neutral)
+    task = spec.task.model_copy(update={"training": spec.task.training.model_copy(update=neutral)})
+    parent = spec.parent.key if spec.parent else None
+    return json.dumps([spec.topology.to_dict(), spec.seed, parent, task.model_dump(mode="json"),
+                       schedule.model_dump(mode="json")], sort_keys=True)
 
 
 def scratch_name(j: int) -> str:
@@ -363,7 +374,9 @@ def main() -> None:
     jobs = [(step, *step_specs(store, config, step, variants)) for step in args.steps]
     specs = [spec for step, _, labelled in jobs for name, _, spec in labelled if (step, name) not in reused]
     start = time.perf_counter()
-    trained = iter(evaluate_with(PoolExecutor(args.workers))(specs))
+    unique = {same_training(spec): spec for spec in specs}  # a rule that leaves a candidate's budget alone: once
+    outcome = dict(zip(unique, evaluate_with(PoolExecutor(args.workers))(list(unique.values()))))
+    trained = (outcome[same_training(spec)] for spec in specs)
     rows = []
     for step, cells, labelled in jobs:
         read_back = {name: stored_results(reused[step, name], cells, macs)[name]
