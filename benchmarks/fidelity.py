@@ -3,7 +3,8 @@
 For chosen steps of an inherit run, the step's own K candidates (the run's sample) are
   - fine-tuned from the kept parent (the run's stored weights) for every budget in ``--budgets`` steps (and every
     ``--schedules``, ``--leaf-handover`` and ``--cut-edge-steps`` choice);
-    the run's own budget reproduces the run's numbers, a check that this is the search's code path,
+    the run's own budget is the run's own trials, read back from its store (trained again, they reproduced the
+    run's numbers exactly: this is the search's code path),
   - trained from scratch as the paper does, with the run's seed and with a second seed (or, with ``--reference``,
     read from a finished paper-protocol run of the same settings wherever it stood on the same parent).
 All candidates are ranked by S. Reported per step: Kendall tau of every budget against from-scratch, of the
@@ -356,9 +357,11 @@ def main() -> None:
     if args.run is None:
         parser.error("RUN is required (or --rescore REPORT)")
     store = RunStore.read(args.run)
-    if (recorded := store.machine()) and (changed := hardware.differences(recorded, hardware.describe())):
-        print(f"warning: {args.run} ran on another kind of machine ({changed}): fine-tunes at its own settings will "
-              "not reproduce its numbers", file=sys.stderr)
+    recorded = store.machine()
+    machine_changed = hardware.differences(recorded, hardware.describe()) if recorded else ""
+    if machine_changed:
+        print(f"warning: {args.run} ran on another kind of machine ({machine_changed}): fine-tunes at its own "
+              "settings will not reproduce its numbers, so they are trained again here", file=sys.stderr)
     config = stored_config(store)
     reference = read_reference(args.reference, config) if args.reference else None
     scratch_epochs = None if reference or args.scratch_epochs == 0 else args.scratch_epochs
@@ -375,7 +378,11 @@ def main() -> None:
     specs = [spec for step, _, labelled in jobs for name, _, spec in labelled if (step, name) not in reused]
     start = time.perf_counter()
     unique = {same_training(spec): spec for spec in specs}  # a rule that leaves a candidate's budget alone: once
-    outcome = dict(zip(unique, evaluate_with(PoolExecutor(args.workers))(list(unique.values()))))
+    # the run's own trials are read back, unless the run trained them on another kind of machine
+    in_run = {} if machine_changed else store.get_many(spec.key() for spec in unique.values())
+    to_train = {k: spec for k, spec in unique.items() if spec.key() not in in_run}
+    outcome = dict(zip(to_train, evaluate_with(PoolExecutor(args.workers))(list(to_train.values()))))
+    outcome |= {k: in_run[spec.key()] for k, spec in unique.items() if k not in to_train}
     trained = (outcome[same_training(spec)] for spec in specs)
     rows = []
     for step, cells, labelled in jobs:
