@@ -58,10 +58,13 @@ class Variants:
     cut_rules: tuple[tuple[int, int | None] | None, ...] = (None,)
 
 
-def step_cells(kept: dict[int, Topology], config: AutoShrinkConfig, step: int) -> list[Topology]:
-    """The step's own K candidates: the run's kept parent minus each removal the run sampled."""
+def step_cells(kept: dict[int, Topology], config: AutoShrinkConfig, step: int, only: list[int] | None = None
+               ) -> list[Topology]:
+    """The step's own K candidates: the run's kept parent minus each removal the run sampled (``only``: those at
+    these positions, for a costly reference on the few a choice hinges on)."""
     parent = kept[step - 1]
-    return [parent.without(e) for e in sample_removals(parent, config.search.candidates, config.search.seed, step)]
+    cells = [parent.without(e) for e in sample_removals(parent, config.search.candidates, config.search.seed, step)]
+    return cells if only is None else [cells[i] for i in only]
 
 
 def kept_in_store(store: RunStore) -> dict[int, Topology]:
@@ -80,7 +83,7 @@ def run_files(run: Path) -> tuple[AutoShrinkConfig, dict[int, Topology]]:
     return config, kept
 
 
-def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: Variants):
+def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: Variants, only: list[int] | None):
     """(label, spec) of every trial measured at ``step``: the K candidates under every protocol variant."""
     kept = {row["step"]: row for row in store.steps()}
     parent_row = kept[step - 1]
@@ -94,7 +97,7 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: V
     # the run's own trial seed first, then others: every variant's j-th seed is the same
     seeds = [derive_seed(settings.seed + j, "trial", step) for j in range(max(2, variants.scratch_seeds))]
     seed, other_seed = seeds[:2]
-    cells = step_cells(kept_in_store(store), config, step)
+    cells = step_cells(kept_in_store(store), config, step, only)
 
     def finetune(b: int, schedule: str, handover: bool, cut_rule: tuple[int, int | None]) -> ImageTask:
         per_edge, cap = cut_rule
@@ -308,7 +311,7 @@ def rescore(report_path: Path, run: Path | None = None, compose: tuple[tuple[int
     rows = []
     for old in report["steps"]:
         step = old["step"]
-        cells = step_cells(kept, config, step)
+        cells = step_cells(kept, config, step, old.get("only"))
         results = stored_results(old, cells, macs)
         results.update(filter(None, (composed(results, kept[step - 1], cells, config, rule) for rule in compose)))
         labelled = [(name, i, None) for name, rs in results.items() for i in range(len(rs))]
@@ -322,6 +325,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("run", type=Path, nargs="?", help="directory of a finished --protocol inherit run")
     parser.add_argument("--steps", type=int, nargs="+", default=[5, 15])
+    parser.add_argument("--only", nargs="+", default=[], metavar="STEP:I,J",
+                        help="at STEP measure only the candidates at these positions of the run's sample (0-based)")
     parser.add_argument("--budgets", type=int, nargs="+", default=[8, 24, 48], help="fine-tune steps to compare")
     parser.add_argument("--scratch-epochs", type=int, default=3, help="from-scratch epochs (paper: up to 20; 0: no from-scratch side)")
     parser.add_argument("--schedules", nargs="+", default=["constant"], choices=["constant", "cosine"],
@@ -369,12 +374,15 @@ def main() -> None:
     variants = Variants(tuple(args.budgets), scratch_epochs, tuple(args.schedules), args.finetune_other_seed,
                         args.scratch_seeds, handovers, tuple(cut_rule(r) for r in args.cut_edge_steps))
     parent_edges = {row["step"] + 1: len(row["topology"]["edges"]) for row in store.steps()}
+    only = {int(step): [int(i) for i in picked.split(",")] for step, _, picked in (o.partition(":") for o in args.only)}
     reused = read_reused(args.reuse, scratch_epochs)
     for (step, _), old in reused.items():
         if step in args.steps and old["edges_before"] != parent_edges[step]:
             raise SystemExit(f"a --reuse report's step {step} stood on another parent: is it a report on this run?")
+        if step in args.steps and old.get("only") != only.get(step):
+            raise SystemExit(f"a --reuse report measured other candidates at step {step} (--only)")
     macs = run_macs(args.run) if reused else {}
-    jobs = [(step, *step_specs(store, config, step, variants)) for step in args.steps]
+    jobs = [(step, *step_specs(store, config, step, variants, only.get(step))) for step in args.steps]
     specs = [spec for step, _, labelled in jobs for name, _, spec in labelled if (step, name) not in reused]
     start = time.perf_counter()
     unique = {same_training(spec): spec for spec in specs}  # a rule that leaves a candidate's budget alone: once
@@ -396,7 +404,7 @@ def main() -> None:
             labelled = labelled + [("scratch", i, None) for i in range(len(cells))]
             measured = measured + [reference[(step, c)] for c in cells]
         rows.append(summarise(step, cells, parent_edges[step], *results_by_variant(cells, labelled, measured, config))
-                    | {"reused": sorted(read_back)})
+                    | {"reused": sorted(read_back)} | ({"only": only[step]} if step in only else {}))
 
     def plain(v):
         return str(v) if isinstance(v, Path) else [plain(x) for x in v] if isinstance(v, list) else v
