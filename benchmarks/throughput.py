@@ -23,6 +23,7 @@ from shrinknas.config import ImageTask
 from shrinknas.data.images import proxy_data
 from shrinknas.nets.cnn import build_proxy_network
 from shrinknas.resources import count
+from shrinknas.run import hardware
 from shrinknas.search.autoshrink import derive_seed
 from shrinknas.topology import Topology, balanced_ops
 from shrinknas.train.classify import param_groups
@@ -144,6 +145,7 @@ def main() -> None:
     # free, the whole step would run at this fraction of the peak and no faster
     conv_rate = {fmt: achieved[fmt] / shares[fmt]["convolution"] for fmt in achieved}
     emit({
+        "machine": hardware.describe(),
         "threads": args.threads, "nodes": args.nodes, "keep_freed_memory": allocator_tuned,
         "batch_size": task.training.batch_size, "steps": args.steps,
         "matmul_gflops": round(peak / 1e9, 2),
