@@ -113,7 +113,7 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: V
     for b, schedule, handover, rule in itertools.product(variants.budgets, variants.schedules, handovers, cut_rules):
         name = (f"finetune_{b}" + ("" if schedule == "constant" else f"_{schedule}")
                 + ("" if handover == own_handover else "_handover" if handover else "_no_handover")
-                + ("" if rule == own_rule else f"_cut{rule[0]}" + (f"to{rule[1]}" if rule[1] else "")))
+                + ("" if rule == own_rule else rule_suffix(rule)))
         trials.append((name, finetune(b, schedule, handover, rule), seed, parent))
         if variants.finetune_other_seed:
             trials.append((f"{name}_other_seed", finetune(b, schedule, handover, rule), other_seed, parent))
@@ -133,6 +133,11 @@ def cut_rule(text: str) -> tuple[int, int | None] | None:
         return None
     per_edge, _, cap = text.partition(":")
     return int(per_edge), int(cap) if cap else None
+
+
+def rule_suffix(rule: tuple[int, int | None]) -> str:
+    """A cut-edge rule's part of a variant's name: ``_cut24to96``."""
+    return f"_cut{rule[0]}" + (f"to{rule[1]}" if rule[1] else "")
 
 
 def same_training(spec: TrialSpec) -> str:
@@ -294,7 +299,7 @@ def composed(results: dict[str, list[TrialResult]], parent: Topology, cells: lis
     budgets = [training.finetune_budget(edges_cut_off(parent, cell)) for cell in cells]
     if any(f"finetune_{b}" not in results for b in budgets):
         return None
-    name = f"finetune_{training.finetune_steps}_cut{rule[0]}" + (f"to{rule[1]}" if rule[1] else "")
+    name = f"finetune_{training.finetune_steps}" + rule_suffix(rule)
     return name, [results[f"finetune_{b}"][i] for i, b in enumerate(budgets)]
 
 

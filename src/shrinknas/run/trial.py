@@ -1,4 +1,5 @@
-"""A trial is a pure function of its spec: the same TrialSpec gives the same TrialResult anywhere.
+"""A trial is a pure function of its spec: the same TrialSpec gives the same TrialResult on any machine of the
+same kind (CPU model and torch version; ``run.hardware``: another kind rounds differently).
 
 That is what lets a trial run in this process, a worker pool or a Ray cluster, be cached by key and be
 re-run after a crash with the same outcome.
