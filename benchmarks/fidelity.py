@@ -67,11 +67,6 @@ def step_cells(kept: dict[int, Topology], config: AutoShrinkConfig, step: int, o
     return cells if only is None else [cells[i] for i in only]
 
 
-def kept_in_store(store: RunStore) -> dict[int, Topology]:
-    """The cell each step of a stored run kept."""
-    return {row["step"]: Topology.from_dict(row["topology"]) for row in store.steps()}
-
-
 def run_files(run: Path) -> tuple[AutoShrinkConfig, dict[int, Topology]]:
     """A run directory's settings and kept cells from its plain files (config.yaml, trajectory.jsonl): what a
     committed result folder holds without the store, enough to summarise a report again."""
@@ -97,7 +92,7 @@ def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: V
     # the run's own trial seed first, then others: every variant's j-th seed is the same
     seeds = [derive_seed(settings.seed + j, "trial", step) for j in range(max(2, variants.scratch_seeds))]
     seed, other_seed = seeds[:2]
-    cells = step_cells(kept_in_store(store), config, step, only)
+    cells = step_cells({step - 1: parent_topology}, config, step, only)
 
     def finetune(b: int, schedule: str, handover: bool, cut_rule: tuple[int, int | None]) -> ImageTask:
         per_edge, cap = cut_rule
