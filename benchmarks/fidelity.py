@@ -188,7 +188,7 @@ def reference_ceiling(seeds: list[list[float]]) -> dict | None:
     between = n * scores.mean(axis=0).var(ddof=1)
     within = ((scores - scores.mean(axis=0)) ** 2).sum() / (k * (n - 1))
     one_seed = (between - within) / (between + (n - 1) * within)
-    of_mean = (between - within) / between
+    of_mean = (between - within) / between if between > 0 else 0.0  # candidates alike on average: no signal
 
     def ceiling(r: float) -> float:
         return round(2 / math.pi * math.asin(math.sqrt(min(max(r, 0.0), 1.0))), 3)
