@@ -103,6 +103,9 @@ def _fmt_params(params: int | None) -> str:
 FAST_CONFIRM_TOP = 3
 #: A fast search re-trains a step from scratch when all its fine-tunes fell this far: README, "The last steps".
 FAST_SCRATCH_IF_DROP = 0.15
+#: How the candidates bar names a step's rounds of training.
+STEP_ROUNDS = {"candidates": "candidates", "screen": "candidates, screening", "finalists": "screened best, full "
+               "fine-tune", "from scratch": "again, from scratch"}
 
 
 @search_app.command("autoshrink")
@@ -149,6 +152,10 @@ def search_autoshrink(
     scratch_if_drop: Optional[str] = typer.Option(
         None, metavar="D|off", help="with --protocol inherit: re-train a step from scratch when every fine-tuned "
         f"candidate falls more than D below its parent's val_acc (default {FAST_SCRATCH_IF_DROP}; off: never)"),
+    screen_steps: Optional[int] = typer.Option(
+        None, help="with --protocol inherit: fine-tune every candidate for only this many steps first, and give the "
+        "full fine-tune to the --screen-top best of them alone (successive halving; default off)"),
+    screen_top: Optional[int] = typer.Option(None, help="candidates that pass --screen-steps (default 3)"),
     confirm_top: Optional[int] = typer.Option(
         None, help="after the search, re-train this many of the best kept cells from scratch on fresh seeds and "
         f"take the best mean S as the final cell (default {FAST_CONFIRM_TOP} with --protocol inherit; 0: the paper's "
@@ -207,6 +214,8 @@ def search_autoshrink(
         "task.training.path_dropout": path_dropout,
         "task.training.leaf_handover": leaf_handover,
         "search.scratch_if_drop": scratch_if_drop,  # a number or "off", read by the settings model
+        "search.screen_steps": screen_steps,
+        "search.screen_top": screen_top,
         "confirm.top": confirm_top,
         "confirm.seeds": confirm_seeds,
         "search.seed": seed,
@@ -254,16 +263,14 @@ def search_autoshrink(
     with trial_executor:
         edges_bar = progress.add_task("edges removed", total=s.nodes * (s.nodes - 1) // 2)
         step_bar = progress.add_task("candidates", total=1)
-        state: dict[str, int | None] = {"edges0": None, "step": None}
+        state: dict[str, int | None] = {"edges0": None}
 
-        def on_step(step: int, n: int, edges_left: int) -> None:
+        def on_step(step: int, n: int, edges_left: int, round_name: str) -> None:
             if state["edges0"] is None:
                 state["edges0"] = edges_left
                 progress.update(edges_bar, total=edges_left)
             progress.update(edges_bar, completed=state["edges0"] - edges_left)
-            label = ("complete DAG" if step == 0 else f"step {step} again, from scratch" if step == state["step"]
-                     else f"step {step} candidates")
-            state["step"] = step
+            label = "complete DAG" if step == 0 else f"step {step} {STEP_ROUNDS.get(round_name, round_name)}"
             progress.reset(step_bar, total=n, description=label)
 
         try:

@@ -223,6 +223,12 @@ class SearchSettings(_Strict):
         description="inherit protocol (off: None): a step whose every fine-tuned candidate falls more than this below "
         "its parent's val_acc is trained again from scratch (the paper's schedule), and those trainings rank it: inherited "
         "weights that fit every child this badly rank failed starts, not cells")
+    screen_steps: int | None = added_setting(
+        None, ge=1,
+        description="inherit protocol (off: None): fine-tune every candidate of a step for only this many steps first, "
+        "then give the full fine-tune to the screen_top best by S alone (one rung of successive halving); only those "
+        "can be kept. A screening fine-tune is the full one's first steps (same start, batches and seed)")
+    screen_top: int = added_setting(3, ge=1, description="candidates that pass screening to the full fine-tune")
     seed: int = 0
 
     @field_validator("scratch_if_drop", mode="before")
@@ -237,6 +243,8 @@ class SearchSettings(_Strict):
     def _scratch_if_drop_needs_inherit(self) -> "SearchSettings":
         if self.scratch_if_drop is not None and self.protocol != "inherit":
             raise ValueError("scratch_if_drop re-trains fine-tuned candidates; it needs --protocol inherit")
+        if self.screen_steps is not None and self.protocol != "inherit":
+            raise ValueError("screen_steps shortens fine-tunes; it needs --protocol inherit")
         return self
 
 
@@ -266,7 +274,18 @@ class AutoShrinkConfig(_Strict):
             raise ValueError("rnn searches score parameters (--resource params)")
         if self.task.task == "rnn" and self.search.protocol != "paper":
             raise ValueError("weight inheritance is implemented for cnn cells only; use --protocol paper for rnn")
+        screen = self.search.screen_steps
+        if screen is not None and isinstance(self.task, ImageTask) and screen >= self.task.training.finetune_steps:
+            raise ValueError(f"screen_steps {screen} must be fewer than the fine-tune's "
+                             f"{self.task.training.finetune_steps} steps")
         return self
+
+    def screening_task(self) -> ImageTask:
+        """The task of a screening fine-tune: the search's, cut to ``screen_steps`` whatever a removal cuts off."""
+        assert isinstance(self.task, ImageTask) and self.search.screen_steps is not None
+        training = self.task.training.model_copy(update={
+            "finetune_steps": self.search.screen_steps, "finetune_steps_per_cut_edge": 0, "finetune_max_steps": None})
+        return self.task.model_copy(update={"training": training})
 
 
 def validated(model: type[_Strict], data: Any, source: str) -> Any:

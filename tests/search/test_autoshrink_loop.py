@@ -118,7 +118,7 @@ def test_a_step_whose_fine_tunes_all_collapsed_is_trained_again_from_scratch():
     drop = 0.1
     announced: list[int] = []
     rescued = autoshrink(tiny_config(protocol="inherit", scratch_if_drop=drop, stop_edges=3), recording,
-                         on_step=lambda step, n, edges: announced.append(step))
+                         on_step=lambda step, n, edges, round_name: announced.append(step))
     fine_tuned = {(spec.parent.key, spec.topology): r for spec, r in ran if spec.parent is not None}
     from_scratch = {(spec.seed, spec.topology): r for spec, r in ran if spec.parent is None}
     outcomes, collapsed_steps = set(), []
@@ -156,3 +156,73 @@ def test_scratch_if_drop_off_is_none_and_keeps_the_identity_of_runs_made_before_
 def test_scratch_if_drop_refuses_what_is_not_a_drop(bad):
     with pytest.raises(ValueError):
         SearchSettings(protocol="inherit", scratch_if_drop=bad)
+
+
+def screened_config(**search) -> AutoShrinkConfig:
+    """Fine-tunes of 3 steps (of 64 of digits' 200 proxy images), screened after 1, the best 2 of 3 going on."""
+    training = ImageTraining(epochs=1, batch_size=64, finetune_steps=3)
+    task = TINY.model_copy(update={"training": training})
+    return AutoShrinkConfig(search=SearchSettings(nodes=4, candidates=3, protocol="inherit", **search), task=task)
+
+
+def test_a_screened_step_gives_the_full_fine_tune_to_its_best_short_ones_alone():
+    """Every candidate gets the short fine-tune; the screen_top best by S get the full one, the very trial an
+    unscreened search trains (same key); only those can be kept, and the best of them by its full S is."""
+    ran: list = []
+
+    def recording(specs, on_result=None):
+        results = evaluate_serially(specs, on_result=on_result)
+        ran.extend(zip(specs, results))
+        return results
+
+    config = screened_config(screen_steps=1, screen_top=2)
+    result = autoshrink(config, recording)
+    by_spec = {(s.parent.key if s.parent else None, s.topology, s.task.training.finetune_steps): r for s, r in ran}
+    screened_steps = 0
+    for step in range(1, len(result.chosen)):
+        parent, mine = result.chosen[step - 1], [c for c in result.candidates if c.step == step]
+        if len(mine) <= 2:  # too few candidates to screen: trained as without screening
+            assert all(c.screen is None and not c.screened_out for c in mine)
+            continue
+        screened_steps += 1
+        short = [by_spec[(parent.result.key, c.topology, 1)] for c in mine]
+        assert [c.screen for c in mine] == short
+        ranked = sorted(range(len(mine)), key=lambda i: (mine[i].screen_score, -len(mine[i].topology.edges)),
+                        reverse=True)
+        assert {i for i, c in enumerate(mine) if not c.screened_out} == set(ranked[:2])
+        for c in mine:
+            if c.screened_out:
+                assert c.result == c.screen and not c.kept and c.seconds == c.screen.seconds
+            else:  # the full fine-tune is keyed as the unscreened search's trial of that cell
+                full = by_spec[(parent.result.key, c.topology, 3)]
+                assert c.result == full and full.key == _unscreened_key(config, step, parent, c.topology)
+                assert c.seconds == full.seconds + c.screen.seconds
+        assert result.chosen[step].score == max(c.score for c in mine if not c.screened_out)
+        assert result.chosen[step].result.weights is not None  # handed on: a full fine-tune kept its weights
+    assert screened_steps >= 2, "the test needs steps with more candidates than pass screening"
+    assert all(spec.keep_weights is False for spec, _ in ran if spec.task.training.finetune_steps == 1)
+
+
+def _unscreened_key(config: AutoShrinkConfig, step: int, parent, topology) -> str:
+    from shrinknas.run.trial import ParentWeights, TrialSpec
+
+    weights = ParentWeights(parent.result.key, parent.topology, parent.result.weights)
+    return TrialSpec(topology, config.task, derive_seed(0, "trial", step), parent=weights).key()
+
+
+def test_screening_is_off_by_default_and_keeps_the_identity_of_runs_made_before_it():
+    assert "screen_steps" not in identity(SearchSettings(protocol="inherit"))
+    assert identity(SearchSettings(protocol="inherit", screen_steps=8))["screen_steps"] == 8
+
+
+@pytest.mark.parametrize("search, match", [({"screen_steps": 3}, "fewer than the fine-tune's 3"),
+                                           ({"screen_steps": 0}, "greater than or equal to 1"),
+                                           ({"screen_steps": 1, "screen_top": 0}, "greater than or equal to 1")])
+def test_screening_must_be_shorter_than_the_fine_tune(search, match):
+    with pytest.raises(ValueError, match=match):
+        screened_config(**search)
+
+
+def test_screening_needs_the_inherit_protocol():
+    with pytest.raises(ValueError, match="needs --protocol inherit"):
+        SearchSettings(protocol="paper", screen_steps=8)

@@ -42,10 +42,20 @@ class Candidate:
     score: float
     kept: bool = False  # the candidate its step kept: the next step's parent
     from_scratch: bool = True  # trained from scratch (else fine-tuned from its parent's weights)
+    #: a screened step (``screen_steps``): the short fine-tune that let it on to the full one, or, when
+    #: ``screened_out``, the only one it had (then ``result`` is that short fine-tune and it cannot be kept)
+    screen: TrialResult | None = None
+    screen_score: float | None = None
+    screened_out: bool = False
 
     @property
     def ok(self) -> bool:
         return self.result.ok and math.isfinite(self.score)
+
+    @property
+    def seconds(self) -> float:
+        """Trial seconds spent on this candidate: its screening fine-tune too, where it had both."""
+        return self.result.seconds + (self.screen.seconds if self.screen is not None and not self.screened_out else 0.0)
 
     def record(self) -> dict:
         """One line of trajectory.jsonl."""
@@ -67,7 +77,15 @@ class Candidate:
             "key": r.key,
             "kept": self.kept,
             "from_scratch": self.from_scratch,
+            **(self._screen_record() if self.screen is not None else {}),
         }
+
+    def _screen_record(self) -> dict:
+        """Only screened steps carry these, so the rows of other runs stay as they were."""
+        assert self.screen is not None
+        score = self.screen_score if self.screen_score is not None and math.isfinite(self.screen_score) else None
+        return {"screened_out": self.screened_out, "screen_val_acc": self.screen.val_acc, "screen_S": score,
+                "screen_seconds": self.screen.seconds}
 
 
 @dataclass
@@ -111,7 +129,9 @@ def sample_removals(cell: Topology, k: int, seed: int, step: int) -> list[Edge]:
     return edges[:k]
 
 
-StepCallback = Callable[[int, int, int], None]  # (step, candidates in it, edges left); again if re-trained
+#: (step, trainings in this round, edges left, round): round is "candidates", "screen" (short fine-tunes of a
+#: screened step), "finalists" (the full fine-tunes of those that passed) or "from scratch" (a re-trained step)
+StepCallback = Callable[[int, int, int, str], None]
 CandidateCallback = Callable[[Candidate], None]
 
 
@@ -135,14 +155,18 @@ def autoshrink(
     inheriting = settings.protocol == "inherit"
     parent: ParentWeights | None = None
 
-    def evaluate_step(step: int, pairs: list[tuple[Edge | None, Topology]], scratch: bool = False) -> list[Candidate]:
-        """One round of trainings, announced through ``on_step`` first (so a step trained again is announced again)."""
+    def evaluate_step(step: int, pairs: list[tuple[Edge | None, Topology]], scratch: bool = False,
+                      round_name: str = "candidates", screening: bool = False) -> list[Candidate]:
+        """One round of trainings, announced through ``on_step`` first (so a step trained again is announced again).
+
+        ``screening``: the short fine-tunes of a screened step, whose weights are never handed on."""
         if on_step is not None:
-            on_step(step, len(pairs), len(cell.edges))
+            on_step(step, len(pairs), len(cell.edges), "from scratch" if scratch else round_name)
         seed = derive_seed(settings.seed, "trial", step)  # one seed per step: candidates differ only in their cell
         start = None if scratch else parent
-        run_task = task.from_scratch() if scratch else task
-        specs = [TrialSpec(topo, run_task, seed, parent=start, keep_weights=inheriting) for _, topo in pairs]
+        run_task = task.from_scratch() if scratch else config.screening_task() if screening else task
+        specs = [TrialSpec(topo, run_task, seed, parent=start, keep_weights=inheriting and not screening)
+                 for _, topo in pairs]
         done: list[Candidate | None] = [None] * len(specs)
 
         def finished(i: int, r: TrialResult) -> None:
@@ -180,14 +204,19 @@ def autoshrink(
     while len(cell.edges) > settings.stop_edges:
         step += 1
         removals = sample_removals(cell, settings.candidates, settings.seed, step)
-        candidates = evaluate_step(step, [(e, cell.without(e)) for e in removals])
+        pairs = [(e, cell.without(e)) for e in removals]
+        if parent is not None and settings.screen_steps is not None and len(pairs) > settings.screen_top:
+            candidates = screened(evaluate_step(step, pairs, round_name="screen", screening=True), settings.screen_top,
+                                  lambda passed: evaluate_step(step, passed, round_name="finalists"))
+        else:
+            candidates = evaluate_step(step, pairs)
         if parent is not None and settings.scratch_if_drop is not None:
             fine_tuned = candidates
             candidates = retrain_collapsed(candidates, result.chosen[-1], settings.scratch_if_drop,
                                            lambda pairs: evaluate_step(step, pairs, scratch=True))
             if candidates is not fine_tuned:
                 result.retrained_steps.append(step)
-        usable = [c for c in candidates if c.ok]
+        usable = [c for c in candidates if c.ok and not c.screened_out]
         kept = record(candidates, max(usable, key=lambda c: preference(c.score, len(c.topology.edges)), default=None))
         if kept is None:
             result.stopped_early = f"every candidate of step {step} failed"
@@ -197,6 +226,20 @@ def autoshrink(
         cell = kept.topology
         log.info("step %d: removed %s, %d edges left, S=%.4f", step, kept.removed_edge, len(cell.edges), kept.score)
     return result
+
+
+def screened(short: list[Candidate], top: int,
+             fine_tune: Callable[[list[tuple[Edge | None, Topology]]], list[Candidate]]) -> list[Candidate]:
+    """One rung of successive halving: the ``top`` best short fine-tunes by S go on to the full fine-tune, which
+    alone ranks them; the others keep their short one, marked ``screened_out``. Sampling order is kept.
+
+    The full fine-tune starts over from the parent rather than from the short one's weights: it is then the very
+    trial an unscreened search trains (same key, so a store shares it), at the cost of repeating the short steps."""
+    usable = sorted((c for c in short if c.ok), key=lambda c: preference(c.score, len(c.topology.edges)), reverse=True)
+    passed = {id(c) for c in usable[:top]}
+    full = iter(fine_tune([(c.removed_edge, c.topology) for c in short if id(c) in passed]))
+    return [replace(next(full), screen=c.result, screen_score=c.score) if id(c) in passed
+            else replace(c, screen=c.result, screen_score=c.score, screened_out=True) for c in short]
 
 
 def retrain_collapsed(candidates: list[Candidate], parent: Candidate, drop: float,

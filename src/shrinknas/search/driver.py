@@ -43,6 +43,7 @@ def candidate_summary(c: Candidate) -> dict[str, Any]:
 def summarize(result: SearchResult, seconds: float, confirmed: list[Confirmed] | None = None) -> dict[str, Any]:
     """``best`` is the final cell: the confirm stage's pick where it ran and a finalist trained, else eq. (7)'s."""
     failed = [c for c in result.candidates if not c.result.ok]
+    screening = sum(c.screen is not None for c in result.candidates)
     picked = final_pick(confirmed)
     extra: dict[str, Any] = {}
     if confirmed:
@@ -56,9 +57,10 @@ def summarize(result: SearchResult, seconds: float, confirmed: list[Confirmed] |
         "complete_dag": candidate_summary(result.chosen[0]),
         "steps": len(result.chosen) - 1,
         "trials": len(result.candidates),
+        **({"screening_trials": screening} if screening else {}),  # short fine-tunes of screened steps
         "failed_trials": len(failed),
         "retrained_steps": result.retrained_steps,
-        "trial_seconds": round(sum(c.result.seconds for c in result.candidates), 3),
+        "trial_seconds": round(sum(c.seconds for c in result.candidates), 3),  # screening fine-tunes included
         "wall_seconds": round(seconds, 3),
         "stopped_early": result.stopped_early,
     }
