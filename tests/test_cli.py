@@ -75,7 +75,8 @@ def test_bad_flag_is_one_line_and_exit_2(cli):
     "flag, value", [("--resource", "watts"), ("--finetune-schedule", "linear"), ("--path-dropout", "1.5"),
                     ("--confirm-top", "-1"), ("--confirm-seeds", "0"), ("--scratch-if-drop", "1.5"),
                     ("--scratch-if-drop", "never"), ("--finetune-steps-per-cut-edge", "-1"),
-                    ("--finetune-max-steps", "10")]  # below the default 24 fine-tune steps
+                    ("--finetune-max-steps", "10"),  # below the default 24 fine-tune steps
+                    ("--screen-steps", "24"), ("--screen-steps", "0"), ("--screen-top", "0")]
 )
 def test_invalid_setting_is_exit_2(cli, tmp_path, flag, value):
     code, _, err = cli("search", "autoshrink", flag, value, "--out", tmp_path)
@@ -189,3 +190,34 @@ def test_steps_retrained_from_scratch_are_named_in_the_summary_and_the_printout(
     assert retrained and summary["retrained_steps"] == retrained
     named = f"step{'s' * (len(retrained) > 1)} {', '.join(map(str, retrained))} re-trained from scratch"
     assert named in out.replace("\n", " ")
+
+
+def test_a_screened_search_records_both_fine_tunes_and_counts_their_seconds(tmp_path, cli):
+    """The rows of a screened step carry the short fine-tune; the summary's trial seconds include it; the figure marks
+    the candidates that had the short one alone."""
+    from shrinknas.report.trajectory import trajectory_figure
+
+    out_dir = tmp_path / "screened"
+    code, _, err = cli("search", "autoshrink", "--dataset", "digits", "--nodes", 4, "--candidates", 3, "--epochs", 1,
+                       "--proxy-size", 200, "--batch-size", 32, "--finetune-steps", 4, "--screen-steps", 1,
+                       "--screen-top", 1, "--scratch-if-drop", "off", "--confirm-top", 0, "--out", out_dir, "--quiet")
+    assert code == 0, err
+    rows = [json.loads(x) for x in (out_dir / "trajectory.jsonl").read_text().splitlines()]
+    screened = [r for r in rows if "screen_S" in r]
+    out = [r for r in screened if r["screened_out"]]
+    assert out and all(r["S"] == r["screen_S"] and r["seconds"] == r["screen_seconds"] and not r["kept"] for r in out)
+    assert all(sum(not r["screened_out"] for r in screened if r["step"] == step) == 1
+               for step in {r["step"] for r in screened})
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary["screening_trials"] == len(screened)
+    extra = sum(r["screen_seconds"] for r in screened if not r["screened_out"])
+    assert summary["trial_seconds"] == pytest.approx(sum(r["seconds"] for r in rows) + extra, abs=1e-2)
+    assert yaml.safe_load((out_dir / "config.yaml").read_text())["search"]["screen_steps"] == 1
+    top = next(ax for ax in trajectory_figure(rows, summary).axes if ax.get_label() == "scores")
+    hollow = next(c for c in top.collections if c.get_label() == "screened out (short fine-tune)")
+    assert hollow.get_offsets().tolist() == [[r["step"], r["S"]] for r in out]
+
+
+def test_screening_is_refused_without_inheritance(cli, tmp_path):
+    code, _, err = cli("search", "autoshrink", "--protocol", "paper", "--screen-steps", 8, "--out", tmp_path)
+    assert code == 2 and err.count("\n") == 1 and "needs --protocol inherit" in err

@@ -227,7 +227,8 @@ class SearchSettings(_Strict):
         None, ge=1,
         description="inherit protocol (off: None): fine-tune every candidate of a step for only this many steps first, "
         "then give the full fine-tune to the screen_top best by S alone (one rung of successive halving); only those "
-        "can be kept. A screening fine-tune is the full one's first steps (same start, batches and seed)")
+        "can be kept. At a constant learning rate (the default) a screening fine-tune is the full one's first steps, "
+        "and the full one goes on from it")
     screen_top: int = added_setting(3, ge=1, description="candidates that pass screening to the full fine-tune")
     seed: int = 0
 

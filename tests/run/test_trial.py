@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -91,3 +93,22 @@ def test_a_removal_that_cuts_off_edges_fine_tunes_for_the_budget_the_rule_gives_
 def test_a_cap_below_the_fine_tune_budget_is_refused():
     with pytest.raises(ValueError, match="finetune_max_steps"):
         ImageTraining(finetune_steps=24, finetune_max_steps=12)
+
+
+def test_a_fine_tune_resumed_from_its_screening_pause_is_the_same_trial():
+    """The pause of a shorter fine-tune of the same cell and parent gives the full fine-tune's outcome exactly,
+    weights included; a pause of another trial is refused (a failed trial), never silently used."""
+    parent = evaluate(TrialSpec(CELL, tiny(), 0, keep_weights=True))
+    weights = ParentWeights(parent.key, CELL, parent.weights)
+    child, task = CELL.without((0, 1)), tiny(finetune_steps=3)
+    short_task = task.model_copy(update={"training": task.training.model_copy(update={"finetune_steps": 1})})
+    short = evaluate(TrialSpec(child, short_task, 7, parent=weights, keep_pause=True))
+    assert short.ok and short.paused is not None and short.weights is None
+    full = TrialSpec(child, task, 7, parent=weights, keep_weights=True)
+    straight, resumed = evaluate(full), evaluate(dataclasses.replace(full, resume=short.paused))
+    assert resumed.key == straight.key == full.key()
+    assert (resumed.val_acc, resumed.epochs, resumed.macs) == (straight.val_acc, straight.epochs, straight.macs)
+    assert resumed.weights == straight.weights
+    other = TrialSpec(CELL.without((1, 2)), task, 7, parent=weights, resume=short.paused)
+    refused = evaluate(other)
+    assert refused.status == "failed" and "another trial" in refused.error

@@ -226,3 +226,19 @@ def test_screening_must_be_shorter_than_the_fine_tune(search, match):
 def test_screening_needs_the_inherit_protocol():
     with pytest.raises(ValueError, match="needs --protocol inherit"):
         SearchSettings(protocol="paper", screen_steps=8)
+
+
+def test_full_fine_tunes_that_go_on_from_their_screening_pause_are_those_that_start_over():
+    """The loop hands each short fine-tune's pause to its full one; without the pauses (a resumed run whose short
+    fine-tunes came back from the store) every trial and weight is the same."""
+    handed: list = []
+
+    def without_pauses(specs, on_result=None):
+        handed.extend(spec.resume is not None for spec in specs if spec.task.training.finetune_steps == 3)
+        return evaluate_serially([dataclasses.replace(spec, resume=None) for spec in specs], on_result=on_result)
+
+    config = screened_config(screen_steps=1, screen_top=2)
+    resumed, started_over = autoshrink(config, evaluate_serially), autoshrink(config, without_pauses)
+    assert any(handed), "the loop must hand pauses on for this test to mean anything"
+    assert [(c.result.key, c.result.val_acc, c.result.weights) for c in resumed.candidates] == \
+        [(c.result.key, c.result.val_acc, c.result.weights) for c in started_over.candidates]

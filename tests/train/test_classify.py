@@ -82,3 +82,55 @@ def test_the_default_fine_tune_keeps_a_constant_rate_and_full_training_anneals_o
     assert set(learning_rates(ImageTraining().finetuning(), 40, 24)) == {4e-3}
     full = learning_rates(ImageTraining(epochs=2, schedule="cosine"), steps_per_epoch=10, steps=20)
     assert full[10] == pytest.approx(2e-3) and full[-1] == pytest.approx(0.0, abs=1e-12)
+
+
+def _fit_state(budget: int, paused_at: int | None, path_dropout: float = 0.0):
+    """Fine-tune-like fit of a small cell on digits for ``budget`` steps, straight or resumed from a pause at
+    ``paused_at`` steps; returns the weights, Adam's moments, the history and the final val_acc."""
+    from shrinknas.data.images import proxy_data
+    from shrinknas.train.classify import fit
+    from shrinknas.train.common import seed_everything
+
+    task = ImageTask(dataset="digits", proxy_train=200, proxy_val=50)  # 64-image batches: 4 steps an epoch
+    data = proxy_data(task)
+    settings = ImageTraining(epochs=3, batch_size=64, path_dropout=path_dropout)
+
+    def fresh():
+        seed_everything(5)
+        model = build_proxy_network(CELL, task, data.in_channels, data.n_classes)
+        for cell in model.cells:
+            cell.path_dropout = path_dropout
+        return model
+
+    resume = None
+    if paused_at is not None:
+        short = fit(fresh(), data, settings.model_copy(update={"max_steps": paused_at}), seed=1, pause=True)
+        assert short.paused is not None and short.paused.steps == paused_at
+        resume = short.paused
+    model = fresh()
+    fitted = fit(model, data, settings.model_copy(update={"max_steps": budget}), seed=1, resume=resume)
+    return model.state_dict(), fitted.history, fitted.final_val_acc
+
+
+@pytest.mark.parametrize("paused_at, budget, path_dropout", [(2, 7, 0.0), (4, 7, 0.0), (3, 3, 0.0), (1, 6, 0.3)])
+def test_a_fit_resumed_from_its_pause_is_the_fit_run_straight_through(paused_at, budget, path_dropout) -> None:
+    """Mid-epoch, at an epoch's end, at the budget itself, and with path dropout drawing from torch's generator:
+    the same weights, running statistics, history and score to the last bit."""
+    straight = _fit_state(budget, None, path_dropout)
+    resumed = _fit_state(budget, paused_at, path_dropout)
+    assert straight[1:] == resumed[1:]
+    assert straight[0].keys() == resumed[0].keys()
+    assert all(torch.equal(straight[0][k], resumed[0][k]) for k in straight[0])
+    other = _fit_state(budget + 1, None, path_dropout)  # the comparison can tell fits apart
+    assert not all(torch.equal(other[0][k], straight[0][k]) for k in other[0])
+
+
+def test_only_a_constant_rate_single_fit_pauses() -> None:
+    from shrinknas.data.images import proxy_data
+    from shrinknas.train.classify import fit
+
+    task = ImageTask(dataset="digits", proxy_train=100, proxy_val=20)
+    data = proxy_data(task)
+    model = build_proxy_network(CELL, task, data.in_channels, data.n_classes)
+    with pytest.raises(ValueError, match="constant learning rate"):
+        fit(model, data, ImageTraining(epochs=1, schedule="cosine", max_steps=1), seed=0, pause=True)

@@ -66,7 +66,12 @@ def _quality(row: dict[str, Any]) -> float:
 
 def _draw_scores(ax: Any, usable: list[dict], kept: list[dict], retrained: list[dict], summary: dict | None,
                  best: dict | None) -> None:
-    ax.scatter([r["step"] for r in usable], [r["S"] for r in usable], s=12, color=CANDIDATE, label="candidates")
+    full = [r for r in usable if not r.get("screened_out")]
+    short = [r for r in usable if r.get("screened_out")]
+    ax.scatter([r["step"] for r in full], [r["S"] for r in full], s=12, color=CANDIDATE, label="candidates")
+    if short:  # their S is a screening fine-tune's, shorter than the others'
+        ax.scatter([r["step"] for r in short], [r["S"] for r in short], s=12, facecolors="none", edgecolors=CANDIDATE,
+                   label="screened out (short fine-tune)")
     ax.plot([r["step"] for r in kept], [r["S"] for r in kept], "-o", ms=4, color=KEPT, label="kept cell")
     if retrained:
         ax.scatter([r["step"] for r in retrained], [r["S"] for r in retrained], s=30, facecolors="none",

@@ -51,6 +51,11 @@ class TrialSpec:
     seed: int
     parent: ParentWeights | None = None
     keep_weights: bool = field(default=False, compare=False)
+    #: return where the fine-tune's step budget stopped it (``TrialResult.paused``), for a longer one to go on from
+    keep_pause: bool = field(default=False, compare=False)
+    #: such a pause of this very fine-tune with a smaller budget: the outcome is the same with or without it (so it
+    #: is no part of the key), only the steps it holds are not taken again
+    resume: bytes | None = field(default=None, compare=False, repr=False)
 
     def key(self) -> str:
         """Canonical key: equal keys mean equal outcomes, so a key already stored is never retrained."""
@@ -83,6 +88,8 @@ class TrialResult:
     host: str = field(default_factory=socket.gethostname)
     #: trained weights (``torch.save`` bytes) when the spec asked to keep them; not part of the record
     weights: bytes | None = field(default=None, compare=False, repr=False)
+    #: where the step budget stopped training (``torch.save`` bytes) when the spec asked for it; never stored
+    paused: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -98,7 +105,7 @@ class TrialResult:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        del data["weights"]
+        del data["weights"], data["paused"]
         return data
 
     @classmethod
@@ -149,7 +156,7 @@ def prepare_image(spec: TrialSpec, data: TensorSplits) -> tuple[CellNetwork, Cou
     seed_everything(spec.seed)  # weight init is part of the trial: seed it before building
     model = build_proxy_network(spec.topology, spec.task, data.in_channels, data.n_classes)
     counts = count(model, data.input_shape)
-    if spec.parent is not None:
+    if spec.parent is not None and spec.resume is None:  # a pause holds the weights it goes on from
         parent = build_proxy_network(spec.parent.topology, spec.task, data.in_channels, data.n_classes)
         parent.load_state_dict(weights_from_bytes(spec.parent.state))
         inherit(model, parent, handover=spec.task.training.leaf_handover)
@@ -191,8 +198,44 @@ def _evaluate_image(spec: TrialSpec) -> dict[str, Any]:
 
     data = proxy_data(spec.task)
     model, counts, training = prepare_image(spec, data)
-    fitted = fit(model, data, training, seed=spec.seed, device=spec.task.device)
-    return image_metrics(spec, model, counts, fitted)
+    resume = pause_from_bytes(spec) if spec.resume is not None else None
+    fitted = fit(model, data, training, seed=spec.seed, device=spec.task.device, pause=spec.keep_pause, resume=resume)
+    metrics = image_metrics(spec, model, counts, fitted)
+    if spec.keep_pause and fitted.paused is not None:
+        metrics["paused"] = pause_to_bytes(spec, fitted.paused)
+    return metrics
+
+
+def pause_origin(spec: TrialSpec) -> str:
+    """What a fine-tune's pause must share with a spec that resumes it: everything but the step budget."""
+    budget_free = {"max_steps": None, "finetune_steps": 0, "finetune_steps_per_cut_edge": 0, "finetune_max_steps": None}
+    task = spec.task.model_copy(update={"training": image_training(spec).model_copy(update=budget_free)})
+    return json.dumps([spec.topology.key(), identity(task), spec.seed, spec.parent.key if spec.parent else None])
+
+
+def pause_to_bytes(spec: TrialSpec, paused: Any) -> bytes:
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"origin": pause_origin(spec), **paused.to_dict()}, buffer)
+    return buffer.getvalue()
+
+
+def pause_from_bytes(spec: TrialSpec) -> Any:
+    """The pause a spec resumes; one of another trial would silently change its outcome, so it is refused."""
+    import io
+
+    import torch
+
+    from ..train.classify import FitPause
+
+    assert spec.resume is not None
+    data = torch.load(io.BytesIO(spec.resume), map_location="cpu", weights_only=True)
+    if data.pop("origin", None) != pause_origin(spec):
+        raise ValueError("the pause to resume from belongs to another trial")
+    return FitPause(**data)
 
 
 def weights_to_bytes(model: Any) -> bytes:

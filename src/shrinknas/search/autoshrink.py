@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
-from ..config import AutoShrinkConfig
+from ..config import AutoShrinkConfig, ImageTask
 from ..run.trial import ParentWeights, TrialResult, TrialSpec
 from ..topology import Edge, Topology, balanced_ops
 from .metric import score
@@ -156,17 +156,21 @@ def autoshrink(
     parent: ParentWeights | None = None
 
     def evaluate_step(step: int, pairs: list[tuple[Edge | None, Topology]], scratch: bool = False,
-                      round_name: str = "candidates", screening: bool = False) -> list[Candidate]:
+                      round_name: str = "candidates", screening: bool = False,
+                      resume: list[bytes | None] | None = None) -> list[Candidate]:
         """One round of trainings, announced through ``on_step`` first (so a step trained again is announced again).
 
-        ``screening``: the short fine-tunes of a screened step, whose weights are never handed on."""
+        ``screening``: the short fine-tunes of a screened step, whose weights are never handed on but whose pauses
+        are, so the full fine-tunes go on from them (``resume``, one per pair) instead of taking their steps again."""
         if on_step is not None:
             on_step(step, len(pairs), len(cell.edges), "from scratch" if scratch else round_name)
         seed = derive_seed(settings.seed, "trial", step)  # one seed per step: candidates differ only in their cell
         start = None if scratch else parent
         run_task = task.from_scratch() if scratch else config.screening_task() if screening else task
-        specs = [TrialSpec(topo, run_task, seed, parent=start, keep_weights=inheriting and not screening)
-                 for _, topo in pairs]
+        pausable = screening and isinstance(task, ImageTask) and task.training.finetune_schedule == "constant"
+        specs = [TrialSpec(topo, run_task, seed, parent=start, keep_weights=inheriting and not screening,
+                           keep_pause=pausable, resume=resume[i] if resume else None)
+                 for i, (_, topo) in enumerate(pairs)]
         done: list[Candidate | None] = [None] * len(specs)
 
         def finished(i: int, r: TrialResult) -> None:
@@ -207,7 +211,8 @@ def autoshrink(
         pairs = [(e, cell.without(e)) for e in removals]
         if parent is not None and settings.screen_steps is not None and len(pairs) > settings.screen_top:
             candidates = screened(evaluate_step(step, pairs, round_name="screen", screening=True), settings.screen_top,
-                                  lambda passed: evaluate_step(step, passed, round_name="finalists"))
+                                  lambda passed, pauses: evaluate_step(step, passed, round_name="finalists",
+                                                                       resume=pauses))
         else:
             candidates = evaluate_step(step, pairs)
         if parent is not None and settings.scratch_if_drop is not None:
@@ -229,17 +234,21 @@ def autoshrink(
 
 
 def screened(short: list[Candidate], top: int,
-             fine_tune: Callable[[list[tuple[Edge | None, Topology]]], list[Candidate]]) -> list[Candidate]:
+             fine_tune: Callable[[list[tuple[Edge | None, Topology]], list[bytes | None]], list[Candidate]]
+             ) -> list[Candidate]:
     """One rung of successive halving: the ``top`` best short fine-tunes by S go on to the full fine-tune, which
     alone ranks them; the others keep their short one, marked ``screened_out``. Sampling order is kept.
 
-    The full fine-tune starts over from the parent rather than from the short one's weights: it is then the very
-    trial an unscreened search trains (same key, so a store shares it), at the cost of repeating the short steps."""
+    The full fine-tune is the very trial an unscreened search trains (same key, so a store shares it): it goes on
+    from where the short one paused, which gives the same outcome as starting over from the parent (a resumed
+    run whose short fine-tunes come back from the store, without their pauses, does start over)."""
     usable = sorted((c for c in short if c.ok), key=lambda c: preference(c.score, len(c.topology.edges)), reverse=True)
-    passed = {id(c) for c in usable[:top]}
-    full = iter(fine_tune([(c.removed_edge, c.topology) for c in short if id(c) in passed]))
-    return [replace(next(full), screen=c.result, screen_score=c.score) if id(c) in passed
-            else replace(c, screen=c.result, screen_score=c.score, screened_out=True) for c in short]
+    passing = [c for c in short if any(c is u for u in usable[:top])]
+    full = iter(fine_tune([(c.removed_edge, c.topology) for c in passing], [c.result.paused for c in passing]))
+    return [replace(next(full), screen=replace(c.result, paused=None), screen_score=c.score)
+            if any(c is p for p in passing) else
+            replace(c, result=replace(c.result, paused=None), screen=replace(c.result, paused=None),
+                    screen_score=c.score, screened_out=True) for c in short]
 
 
 def retrain_collapsed(candidates: list[Candidate], parent: Candidate, drop: float,

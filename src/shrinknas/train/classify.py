@@ -6,6 +6,7 @@ validation accuracy, stop after ``patience`` epochs without a new best or at epo
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from dataclasses import dataclass, field
@@ -35,6 +36,33 @@ class FitResult:
     final_val_acc: float
     epochs: int
     history: list[dict] = field(default_factory=list)
+    #: where the fit stood when its step budget stopped it (asked for with ``pause=True``)
+    paused: "FitPause | None" = None
+
+
+@dataclass
+class FitPause:
+    """A fit as its step budget stopped it, before that budget's validation: the fit with a larger budget goes on
+    from here exactly as if it had run straight through (same weights, optimizer moments, batches and random
+    state), so a screening fine-tune's steps need not be taken again. Tensors and plain values only, so it
+    travels as ``torch.save`` bytes and loads with ``weights_only=True``."""
+
+    model: dict
+    optimizer: dict
+    generator: torch.Tensor
+    global_rng: torch.Tensor
+    epoch: int
+    position: int  # index into ``order`` of the next batch
+    order: torch.Tensor
+    steps: int
+    totals: list[float]
+    seen: int
+    best: list[float]
+    since_best: list[int]
+    histories: list[list[dict]]
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
 
 
 def param_groups(model: nn.Module, settings: ImageTraining) -> list[dict]:
@@ -138,10 +166,15 @@ def fit(
     device: str = "cpu",
     on_epoch: EpochCallback | None = None,
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    pause: bool = False,
+    resume: FitPause | None = None,
 ) -> FitResult:
-    """Train ``model`` in place; raises ``Diverged`` on a non-finite loss."""
+    """Train ``model`` in place; raises ``Diverged`` on a non-finite loss. ``pause``: return where the step budget
+    stopped the fit (``FitResult.paused``); ``resume``: go on from such a pause (of this model and these settings,
+    with a smaller budget) instead of from the model as it is."""
     epoch_callback = None if on_epoch is None else lambda _k, epoch, entry: on_epoch(epoch, entry)
-    (outcome,) = fit_candidates(model, 1, data, settings, seed, device, epoch_callback, augment)
+    (outcome,) = fit_candidates(model, 1, data, settings, seed, device, epoch_callback, augment, pause=pause,
+                                resume=resume)
     if isinstance(outcome, Diverged):
         raise outcome
     return outcome
@@ -157,6 +190,8 @@ def fit_candidates(
     on_epoch: Callable[[int, int, dict], None] | None = None,
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
     on_finish: FinishCallback | None = None,
+    pause: bool = False,
+    resume: FitPause | None = None,
 ) -> list[Outcome]:
     """Train a model computing ``candidates`` networks side by side (logits (N, K, classes)) as K separate fits.
 
@@ -175,29 +210,49 @@ def fit_candidates(
     val_x, val_y = data.val_x.to(dev).contiguous(memory_format=memory_format), data.val_y.to(dev)
     optimizer = torch.optim.Adam(param_groups(model, settings), lr=settings.lr)
     scheduler = lr_schedule(optimizer, settings, math.ceil(len(train_x) / settings.batch_size))
+    if (pause or resume is not None) and (scheduler is not None or candidates != 1):
+        raise ValueError("only a single fit at a constant learning rate can pause and resume: a schedule's "
+                         "length depends on the budget")
     loss_fn = nn.CrossEntropyLoss()
     steps = 0
     budget = settings.max_steps if settings.max_steps is not None else float("inf")
     stops = [EarlyStop(settings) for _ in range(candidates)]
     histories: list[list[dict]] = [[] for _ in range(candidates)]
     outcomes: list[Outcome | None] = [None] * candidates
+    paused: FitPause | None = None
+    first_epoch = 1
+    if resume is not None:
+        if resume.steps > budget:
+            raise ValueError(f"a fit paused after {resume.steps} steps cannot resume with a budget of {budget}")
+        model.load_state_dict(resume.model)
+        optimizer.load_state_dict(resume.optimizer)
+        gen.set_state(resume.generator)
+        torch.set_rng_state(resume.global_rng)
+        steps, first_epoch, histories = resume.steps, resume.epoch, [list(h) for h in resume.histories]
+        for stop, best, since in zip(stops, resume.best, resume.since_best):
+            stop.best, stop.since_best = best, since
 
     def finish(k: int, outcome: Outcome) -> None:
         outcomes[k] = outcome
         if on_finish is not None:
             on_finish(k, outcome)
 
-    for epoch in range(1, settings.epochs + 1):
+    for epoch in range(first_epoch, settings.epochs + 1):
         active = [k for k in range(candidates) if outcomes[k] is None]
         if not active:
             break
         model.train()
-        order = torch.randperm(len(train_x), generator=gen).to(dev)
-        totals, seen = [0.0] * candidates, 0
-        for start in range(0, len(order), settings.batch_size):
+        if resume is not None and epoch == resume.epoch:  # the paused epoch: its order, from where it stopped
+            order, begin, totals, seen = resume.order.to(dev), resume.position, list(resume.totals), resume.seen
+        else:
+            order, begin = torch.randperm(len(train_x), generator=gen).to(dev), 0
+            totals, seen = [0.0] * candidates, 0
+        position = begin  # of the next batch in ``order``
+        for start in range(begin, len(order), settings.batch_size):
             if steps >= budget:
                 break
             steps += 1
+            position = start + settings.batch_size
             idx = order[start : start + settings.batch_size]
             xb = train_x[idx]
             if augment is not None:
@@ -213,6 +268,12 @@ def fit_candidates(
             for k, value in zip(active, losses.tolist()):
                 totals[k] += value * len(idx)
             seen += len(idx)
+        if pause and steps >= budget and paused is None:  # as the budget stops it, before its validation
+            paused = FitPause(
+                {k: v.detach().clone() for k, v in model.state_dict().items()}, copy.deepcopy(optimizer.state_dict()),
+                gen.get_state(), torch.get_rng_state(), epoch, min(position, len(order)), order.cpu(), steps,
+                list(totals), seen,
+                [stop.best for stop in stops], [stop.since_best for stop in stops], [list(h) for h in histories])
         val_accs = accuracies(model, val_x, val_y, candidates, batch_size=max(1, 1024 // candidates))  # K x memory
         for k in active:
             train_loss = totals[k] / max(seen, 1)
@@ -227,6 +288,6 @@ def fit_candidates(
             if on_epoch is not None:
                 on_epoch(k, epoch, history[-1])
             if stops[k].update(epoch, val_accs[k]) or epoch == settings.epochs or steps >= budget:
-                finish(k, FitResult(stops[k].best, history[-1]["val_acc"], epoch, history))
+                finish(k, FitResult(stops[k].best, history[-1]["val_acc"], epoch, history, paused))
     assert all(outcome is not None for outcome in outcomes)
     return outcomes  # type: ignore[return-value]
