@@ -7,7 +7,9 @@ see: step 0 of the fast run, the complete DAG trained with the paper's schedule 
 The projection charges that cost to every cell the fast run trained. A faithful search of the same N and K samples
 as many cells of the same sizes, though not the same cells: where the faithful search was run too (pass the fast
 run of the same N and seed as the paper run), the projection is checked against its measured total.
-Compared with what the fast run spent: its trajectory's trial seconds plus its confirm stage's.
+Compared with what the fast run spent: its trial seconds (screening fine-tunes included) plus its confirm stage's.
+``--calibrate``: where the fast run ran on another kind of machine than the paper run, scale the fit by step 0's
+measured over fitted seconds per epoch, so both sides are this machine's seconds.
 Usage: python benchmarks/faithful_projection.py benchmarks/results/fm8 \
            --paper-run benchmarks/results/fm5_protocols/paper --out benchmarks/results/faithful_projection_fm8.json
 """
@@ -41,27 +43,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("run", type=Path, help="result folder of a fast (--protocol inherit) search")
     parser.add_argument("--paper-run", type=Path, required=True, help="result folder of a --protocol paper search")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="the runs ran on different kinds of machine: scale the fit to the fast run's step 0")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     fast, paper = trajectory(args.run), trajectory(args.paper_run)
     fast_summary = RunDir(args.run).read_json("summary.json")
     a, b, r2 = fit_epoch_cost(paper)
+    step0 = next(r for r in fast if r["step"] == 0)
+    fitted_step0 = a + b * step0["macs"] / 1e6
+    scale = step0["seconds"] / step0["epochs"] / fitted_step0 if args.calibrate else 1.0
+    a, b = a * scale, b * scale
     epochs_mean = float(np.mean([r["epochs"] for r in paper]))
     epochs_max = max(r["epochs"] for r in paper)
 
     def projected(epochs: float) -> float:
         return sum(epochs * (a + b * r["macs"] / 1e6) for r in fast)
 
-    step0 = next(r for r in fast if r["step"] == 0)
     confirm = fast_summary.get("confirm") or {}
-    spent = sum(r["seconds"] for r in fast) + confirm.get("trial_seconds", 0.0)
+    search_seconds = fast_summary["trial_seconds"]  # the trajectory's, and a screened run's short fine-tunes
+    spent = search_seconds + confirm.get("trial_seconds", 0.0)
     same_search = len(fast[0]["edges"]) == len(paper[0]["edges"])
     report = {
         "run": str(args.run), "paper_run": str(args.paper_run),
-        "fit": {"seconds_per_epoch": f"{a:.2f} + {b:.3f} x MMACs", "r2": round(r2, 3), "trials": len(paper)},
+        "fit": {"seconds_per_epoch": f"{a:.2f} + {b:.3f} x MMACs", "r2": round(r2, 3), "trials": len(paper),
+                **({"calibrated_by": round(scale, 3)} if args.calibrate else {})},
         "check_step0": {"mmacs": round(step0["macs"] / 1e6, 2), "epochs": step0["epochs"],
                         "measured_seconds_per_epoch": round(step0["seconds"] / step0["epochs"], 1),
-                        "fitted_seconds_per_epoch": round(a + b * step0["macs"] / 1e6, 1)},
+                        "fitted_seconds_per_epoch": round(fitted_step0, 1)},
         "cells_charged": len(fast),
         "projected_faithful_trial_seconds": {f"mean_epochs_{epochs_mean:.1f}": round(projected(epochs_mean)),
                                              f"max_epochs_{epochs_max}": round(projected(epochs_max))},
@@ -72,7 +81,7 @@ def main() -> None:
             "seconds_per_cell": round(sum(r["seconds"] for r in paper) / len(paper), 1),
             "projected_seconds_per_cell": round(projected(epochs_mean) / len(fast), 1),
         } if same_search else None,
-        "fast_trial_seconds": {"search": round(sum(r["seconds"] for r in fast)),
+        "fast_trial_seconds": {"search": round(search_seconds),
                                "confirm": round(confirm.get("trial_seconds", 0.0)), "total": round(spent)},
         "ratio_faithful_over_fast": {f"mean_epochs_{epochs_mean:.1f}": round(projected(epochs_mean) / spent, 1),
                                      f"max_epochs_{epochs_max}": round(projected(epochs_max) / spent, 1)},

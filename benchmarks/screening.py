@@ -1,122 +1,118 @@
-"""What screening (``--screen-steps R --screen-top M``) does to a search, against the same search without it.
+"""What screening (``--screen-steps R --screen-top M``) does to a search: its decisions, and its cost against the same
+search without it.
 
-The full fine-tune a screened step gives its best M candidates is the very trial the unscreened search trains (same
-key), so while both runs stand on the same parent, the unscreened run's trajectory holds every candidate's full
-score: each such step shows where the unscreened winner ranked after R steps, whether it passed, what the screened
-pick scores on the full fine-tune, and what the step cost both ways. Where the two runs part, each goes on alone;
-their final cells and whole costs are compared at the end. ``--reference`` adds the paper's full schedule (the
-mean S over the seeds of committed ``fidelity.py`` reports of the unscreened run) for the steps it measured.
-Reads the runs' plain files only (trajectory.jsonl, summary.json), so committed result folders suffice.
-Usage: python benchmarks/screening.py runs/fm8_screen benchmarks/results/fm8 [--reference R.json ...] [--out F]
+Decisions: a screened step gives the full fine-tune to its best M candidates alone. ``fidelity.py RUN --budgets R B
+--scratch-epochs 0`` on the screened run (B: the run's fine-tune steps) gives every candidate of those steps its full
+fine-tune from the same parent (the passers' are read back from the run's store, the others trained), so each step
+shows what the unscreened rule would have kept there: where that candidate ranked after R steps, whether it
+passed, and the S the screened pick loses by the full fine-tune's own scores.
+Cost: with ``--unscreened RUN``, the same search without screening (same settings, same kind of machine): trial and
+wall seconds of both, per shrink step and in all, and their final cells. The two part at the first step where
+screening kept another cell, so after that their steps are compared as the search's cost, not cell for cell.
+Reads plain files only (trajectory.jsonl, summary.json, config.yaml and the report), so committed folders suffice.
+Usage: python benchmarks/screening.py runs/fm8_screen --completed R.json [--unscreened runs/fm8_plain] [--out F]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 from pathlib import Path
 from typing import Any
 
 from emit import emit  # benchmarks/emit.py
-from fidelity import tau  # benchmarks/fidelity.py
-from trajectory_diff import trials  # benchmarks/trajectory_diff.py
+from fidelity import run_files, tau  # benchmarks/fidelity.py
 
 from shrinknas.run.rundir import SUMMARY, RunDir
+from shrinknas.search.autoshrink import preference
 
 
-def step_rows(run: Path) -> dict[int, dict[tuple, dict]]:
-    """step -> {(parent's edges, removed edge): row}: the rows of each step, keyed so two runs' can be matched."""
-    by_step: dict[int, dict[tuple, dict]] = {}
-    for (step, parent, removed), row in trials(run).items():
-        by_step.setdefault(step, {})[(parent, removed)] = row
+def step_rows(run: Path) -> dict[int, list[dict]]:
+    """step -> its rows, in sampling order (the order fidelity.py reports a step's candidates in)."""
+    by_step: dict[int, list[dict]] = {}
+    for row in RunDir(run).read_trajectory():
+        by_step.setdefault(row["step"], []).append(row)
     return by_step
 
 
-def reference_means(reports: list[Path]) -> dict[int, list[float]]:
-    """step -> mean S over a fidelity report's from-scratch seeds (its ``scratch*`` variants), per candidate in
-    sampling order (the order of the step's rows in trajectory.jsonl)."""
-    means: dict[int, list[float]] = {}
-    for report in reports:
-        for step in json.loads(report.read_text())["steps"]:
-            seeds = [scores for name, scores in step["S"].items() if name.startswith("scratch")]
-            means[step["step"]] = [statistics.fmean(column) for column in zip(*seeds)]
-    return means
-
-
-def compare_step(step: int, screened: list[dict], plain: dict[tuple, dict],
-                 reference: dict[int, list[float]]) -> dict[str, Any]:
-    """One step both runs took from the same parent: ``screened`` its rows in the screened run, ``plain`` the
-    unscreened run's rows of that step by removed edge."""
-    full = [plain[json.dumps(row["removed_edge"])] for row in screened]
-    screen_scores = [row["screen_S"] if "screen_S" in row else row["S"] for row in screened]
-    winner = next(i for i, row in enumerate(full) if row["kept"])
-    pick = next(i for i, row in enumerate(screened) if row["kept"])
-    order = sorted(range(len(screened)), key=lambda i: screen_scores[i], reverse=True)
-    report: dict[str, Any] = {
-        "step": step, "candidates": len(screened), "screened": "screen_S" in screened[0],
-        "passed": [i for i, row in enumerate(screened) if not row.get("screened_out")],
-        "unscreened_pick": winner, "its_rank_after_screening": order.index(winner) + 1,
-        "screened_pick": pick, "same_pick": pick == winner,
-        "S_lost_by_full_fine_tune": round(full[winner]["S"] - full[pick]["S"], 4),
-        "tau_screen_vs_full_fine_tune": tau(screen_scores, [row["S"] for row in full]),
-        "seconds": {"screened": round(sum(row["seconds"] + row.get("screen_seconds", 0.0) * (not row.get(
-            "screened_out")) for row in screened), 1), "unscreened": round(sum(row["seconds"] for row in full), 1)},
+def decision(rows: list[dict], full: list[float]) -> dict[str, Any]:
+    """One screened step: ``rows`` its trajectory rows, ``full`` every candidate's S after the full fine-tune."""
+    passed = [i for i, row in enumerate(rows) if not row["screened_out"]]
+    screen = [row["screen_S"] if row["screen_S"] is not None else float("-inf") for row in rows]
+    ranked = sorted(range(len(rows)), key=lambda i: preference(screen[i], rows[i]["n_edges"]), reverse=True)
+    unscreened = max(range(len(rows)), key=lambda i: preference(full[i], rows[i]["n_edges"]))
+    kept = next(i for i, row in enumerate(rows) if row["kept"])
+    return {
+        "step": rows[0]["step"], "candidates": len(rows), "passed": passed,
+        "unscreened_pick": unscreened, "its_rank_after_screening": ranked.index(unscreened) + 1,
+        "screened_pick": kept, "same_pick": kept == unscreened,
+        "S_lost_by_full_fine_tune": round(full[unscreened] - full[kept], 4),
+        "tau_screen_vs_full_fine_tune": tau(screen, full),
+        # the report reads the passers' full fine-tunes back from the run: they must be the run's own numbers
+        "passers_agree_with_run": all(abs(full[i] - rows[i]["S"]) < 1e-4 for i in passed),
     }
-    refs = reference.get(step)
-    if refs is not None and len(refs) == len(screened):
-        report["full_schedule_mean_S"] = {"screened_pick": round(refs[pick], 4), "unscreened_pick":
-                                          round(refs[winner], 4), "best": round(max(refs), 4)}
-    return report
 
 
-def final_cell(run: Path) -> dict[str, Any]:
+def decisions(run: Path, completed: Path) -> list[dict[str, Any]]:
+    config, _ = run_files(run)
+    full_name = f"finetune_{config.task.training.finetune_steps}"
+    report = {s["step"]: s for s in json.loads(completed.read_text())["steps"]}
+    rows = step_rows(run)
+    return [decision(rows[step], report[step]["S"][full_name]) for step in sorted(report)
+            if "screen_S" in rows[step][0] and not rows[step][0]["from_scratch"]]
+
+
+def step_seconds(run: Path) -> dict[int, float]:
+    """Trial seconds of each shrink step, screening fine-tunes included."""
+    return {step: round(sum(r["seconds"] + r.get("screen_seconds", 0.0) * (not r.get("screened_out", True))
+                            for r in rows), 1) for step, rows in step_rows(run).items()}
+
+
+def run_summary(run: Path) -> dict[str, Any]:
     summary = RunDir(run).read_json(SUMMARY)
     best = summary["best"]
     finalists = (summary.get("confirm") or {}).get("finalists") or []
     fresh = next((f["S_fresh_mean"] for f in finalists if f["step"] == best["step"]), None)
-    return {"step": best["step"], "edges": best["cell"]["edges"], "macs": best["macs"], "S_in_search": round(
-        best["S"], 4), "S_fresh_mean": None if fresh is None else round(fresh, 4),
-        "trials": summary["trials"], "trial_seconds": summary["trial_seconds"],
-        "confirm_trial_seconds": (summary.get("confirm") or {}).get("trial_seconds"),
-        "wall_seconds": summary["wall_seconds"]}
-
-
-def compare(screened_run: Path, plain_run: Path, references: list[Path]) -> dict[str, Any]:
-    screened, plain = step_rows(screened_run), step_rows(plain_run)
-    reference = reference_means(references)
-    steps = []
-    for step in sorted(s for s in screened if s > 0):
-        rows = list(screened[step].values())
-        parent = next(iter(screened[step]))[0]
-        theirs = {removed: row for (p, removed), row in plain.get(step, {}).items() if p == parent}
-        if len(theirs) != len(rows) or any(row.get("from_scratch") for row in [*rows, *theirs.values()]):
-            break  # the runs parted (or the step was re-trained from scratch, which screening does not touch)
-        steps.append(compare_step(step, rows, theirs, reference))
-    screened_steps = [s for s in steps if s["screened"]]
-    shared = {"screened": sum(s["seconds"]["screened"] for s in steps),
-              "unscreened": sum(s["seconds"]["unscreened"] for s in steps)}
-    return {
-        "screened_run": str(screened_run), "unscreened_run": str(plain_run),
-        "shared_steps": len(steps), "screened_steps": len(screened_steps),
-        "same_pick": sum(s["same_pick"] for s in screened_steps),
-        "unscreened_pick_passed": sum(s["unscreened_pick"] in s["passed"] for s in screened_steps),
-        "shared_steps_trial_seconds": {**{k: round(v, 1) for k, v in shared.items()},
-                                       "ratio": round(shared["unscreened"] / max(shared["screened"], 1e-9), 2)},
-        "final": {"screened": final_cell(screened_run), "unscreened": final_cell(plain_run)},
-        "steps": steps,
-    }
+    seconds = step_seconds(run)
+    return {"final_cell": {"step": best["step"], "edges": best["cell"]["edges"], "macs": best["macs"],
+                           "S_in_search": round(best["S"], 4), "S_fresh_mean": None if fresh is None else round(fresh, 4)},
+            "trials": summary["trials"], "steps": summary["steps"], "retrained_steps": summary["retrained_steps"],
+            "step0_seconds": seconds.pop(0), "loop_trial_seconds": round(sum(seconds.values()), 1),
+            "trial_seconds": summary["trial_seconds"],
+            "confirm_trial_seconds": (summary.get("confirm") or {}).get("trial_seconds"),
+            "wall_seconds": summary["wall_seconds"], "per_step_trial_seconds": seconds}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("screened", type=Path, help="a run with --screen-steps")
-    parser.add_argument("unscreened", type=Path, help="the same search without it")
-    parser.add_argument("--reference", type=Path, nargs="*", default=[],
-                        help="fidelity.py reports of the unscreened run with from-scratch seeds")
+    parser.add_argument("--completed", type=Path, required=True,
+                        help="fidelity.py's report on the screened run with its screen and full budgets")
+    parser.add_argument("--unscreened", type=Path, default=None, help="the same search without screening")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    emit(compare(args.screened, args.unscreened, args.reference), args.out)
+    emit(report(args.screened, args.completed, args.unscreened), args.out)
+
+
+def report(screened_run: Path, completed: Path, unscreened: Path | None = None) -> dict[str, Any]:
+    steps = decisions(screened_run, completed)
+    result: dict[str, Any] = {
+        "screened_run": str(screened_run), "completed_by": str(completed),
+        "screened_steps": len(steps), "same_pick": sum(s["same_pick"] for s in steps),
+        "unscreened_pick_passed": sum(s["unscreened_pick"] in s["passed"] for s in steps),
+        # how many steps would keep the unscreened pick with each --screen-top (a full fine-tune is the same trial
+        # whatever passes with it, so this follows from the ranks alone)
+        "same_pick_with_screen_top": {m: sum(s["its_rank_after_screening"] <= m for s in steps)
+                                      for m in range(1, max((s["candidates"] for s in steps), default=0) + 1)},
+        "S_lost_by_full_fine_tune": {"mean": round(sum(s["S_lost_by_full_fine_tune"] for s in steps) / max(len(
+            steps), 1), 4), "max": max((s["S_lost_by_full_fine_tune"] for s in steps), default=None)},
+        "decisions": steps, "screened": run_summary(screened_run)}
+    if unscreened is not None:
+        plain = run_summary(unscreened)
+        result["unscreened_run"], result["unscreened"] = str(unscreened), plain
+        result["ratio_unscreened_over_screened"] = {
+            k: round(plain[k] / result["screened"][k], 2) for k in ("loop_trial_seconds", "trial_seconds", "wall_seconds")}
+    return result
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ SUMMARY_FIELDS = ("variants", "S", "reference", "edges_cut_off", "scratch_best_S
 
 def run_folder(report: Path) -> Path:
     """The committed plain files of the run a report measured."""
-    return RESULTS / ("fm8_intel" if "intel" in report.name else "fm8")
+    return RESULTS / ("fm8_intel" if "intel" in report.name else "fm8_screen" if "screen" in report.name else "fm8")
 
 
 def mismatches(stored, fresh, path: str = "") -> list[str]:

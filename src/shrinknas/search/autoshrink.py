@@ -242,13 +242,15 @@ def screened(short: list[Candidate], top: int,
     The full fine-tune is the very trial an unscreened search trains (same key, so a store shares it): it goes on
     from where the short one paused, which gives the same outcome as starting over from the parent (a resumed
     run whose short fine-tunes come back from the store, without their pauses, does start over)."""
-    usable = sorted((c for c in short if c.ok), key=lambda c: preference(c.score, len(c.topology.edges)), reverse=True)
-    passing = [c for c in short if any(c is u for u in usable[:top])]
-    full = iter(fine_tune([(c.removed_edge, c.topology) for c in passing], [c.result.paused for c in passing]))
-    return [replace(next(full), screen=replace(c.result, paused=None), screen_score=c.score)
-            if any(c is p for p in passing) else
-            replace(c, result=replace(c.result, paused=None), screen=replace(c.result, paused=None),
-                    screen_score=c.score, screened_out=True) for c in short]
+    usable = [i for i, c in enumerate(short) if c.ok]
+    best_first = sorted(usable, key=lambda i: preference(short[i].score, len(short[i].topology.edges)), reverse=True)
+    passing = sorted(best_first[:top])  # stable: ties keep sampling order
+    full = dict(zip(passing, fine_tune([(short[i].removed_edge, short[i].topology) for i in passing],
+                                       [short[i].result.paused for i in passing])))
+    screens = [replace(c.result, paused=None) for c in short]  # a pause is used once, then let go
+    return [replace(full[i], screen=screens[i], screen_score=c.score) if i in full else
+            replace(c, result=screens[i], screen=screens[i], screen_score=c.score, screened_out=True)
+            for i, c in enumerate(short)]
 
 
 def retrain_collapsed(candidates: list[Candidate], parent: Candidate, drop: float,
