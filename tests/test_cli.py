@@ -198,9 +198,9 @@ def test_a_screened_search_records_both_fine_tunes_and_counts_their_seconds(tmp_
     from shrinknas.report.trajectory import trajectory_figure
 
     out_dir = tmp_path / "screened"
-    code, _, err = cli("search", "autoshrink", "--dataset", "digits", "--nodes", 4, "--candidates", 3, "--epochs", 1,
-                       "--proxy-size", 200, "--batch-size", 32, "--finetune-steps", 4, "--screen-steps", 1,
-                       "--screen-top", 1, "--scratch-if-drop", "off", "--confirm-top", 0, "--out", out_dir, "--quiet")
+    code, printed, err = cli("search", "autoshrink", "--dataset", "digits", "--nodes", 4, "--candidates", 3, "--epochs", 1,
+                             "--proxy-size", 200, "--batch-size", 32, "--finetune-steps", 4, "--screen-steps", 1,
+                             "--screen-top", 1, "--scratch-if-drop", "off", "--confirm-top", 0, "--out", out_dir, "--quiet")
     assert code == 0, err
     rows = [json.loads(x) for x in (out_dir / "trajectory.jsonl").read_text().splitlines()]
     screened = [r for r in rows if "screen_S" in r]
@@ -210,6 +210,7 @@ def test_a_screened_search_records_both_fine_tunes_and_counts_their_seconds(tmp_
                for step in {r["step"] for r in screened})
     summary = json.loads((out_dir / "summary.json").read_text())
     assert summary["screening_trials"] == len(screened)
+    assert f"{len(screened)} had a screening fine-tune first" in printed.replace("\n", " ")
     extra = sum(r["screen_seconds"] for r in screened if not r["screened_out"])
     assert summary["trial_seconds"] == pytest.approx(sum(r["seconds"] for r in rows) + extra, abs=1e-2)
     assert yaml.safe_load((out_dir / "config.yaml").read_text())["search"]["screen_steps"] == 1

@@ -314,7 +314,9 @@ def _print_summary(summary: dict, out: Path) -> None:
     console.print(
         f"{summary['trials']} trials ({summary['failed_trials']} failed"
         + (f"; step{'s' * (len(retrained) > 1)} {', '.join(map(str, retrained))} re-trained from scratch after "
-           "every fine-tune collapsed" if retrained else "") + ")"
+           "every fine-tune collapsed" if retrained else "")
+        + (f"; {summary['screening_trials']} had a screening fine-tune first" if summary.get("screening_trials") else "")
+        + ")"
         + (f" and {len(confirm['finalists']) * len(confirm['seeds'])} confirm trainings" if confirm else "")
         + (f", {reused} read back from the store," if reused else "")
         + f" in {summary['wall_seconds']:.1f} s; run directory: {out}"

@@ -215,7 +215,7 @@ def autoshrink(
                                                                        resume=pauses))
         else:
             candidates = evaluate_step(step, pairs)
-        if parent is not None and settings.scratch_if_drop is not None:
+        if parent is not None and settings.scratch_if_drop is not None:  # a screened-out short fine-tune counts too
             fine_tuned = candidates
             candidates = retrain_collapsed(candidates, result.chosen[-1], settings.scratch_if_drop,
                                            lambda pairs: evaluate_step(step, pairs, scratch=True))
@@ -243,8 +243,9 @@ def screened(short: list[Candidate], top: int,
     from where the short one paused, which gives the same outcome as starting over from the parent (a resumed
     run whose short fine-tunes come back from the store, without their pauses, does start over)."""
     usable = [i for i, c in enumerate(short) if c.ok]
+    # stable sort: on a tie (same S and edges) the earlier sampled candidate passes
     best_first = sorted(usable, key=lambda i: preference(short[i].score, len(short[i].topology.edges)), reverse=True)
-    passing = sorted(best_first[:top])  # stable: ties keep sampling order
+    passing = sorted(best_first[:top])  # trained and recorded in sampling order
     full = dict(zip(passing, fine_tune([(short[i].removed_edge, short[i].topology) for i in passing],
                                        [short[i].result.paused for i in passing])))
     screens = [replace(c.result, paused=None) for c in short]  # a pause is used once, then let go
