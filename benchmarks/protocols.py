@@ -105,7 +105,7 @@ def step_seconds(result: SearchResult) -> dict[int, float]:
     """Trial seconds spent at every shrink step (step 0: the complete DAG)."""
     spent: dict[int, float] = {}
     for c in result.candidates:
-        spent[c.step] = round(spent.get(c.step, 0.0) + c.result.seconds, 1)
+        spent[c.step] = round(spent.get(c.step, 0.0) + c.seconds, 1)
     return spent
 
 

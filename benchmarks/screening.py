@@ -24,7 +24,7 @@ from emit import emit  # benchmarks/emit.py
 from fidelity import run_files, tau  # benchmarks/fidelity.py
 
 from shrinknas.run.rundir import SUMMARY, RunDir
-from shrinknas.search.autoshrink import preference
+from shrinknas.search.autoshrink import preference, row_seconds
 
 
 def step_rows(run: Path) -> dict[int, list[dict]]:
@@ -64,8 +64,7 @@ def decisions(run: Path, completed: Path) -> list[dict[str, Any]]:
 
 def step_seconds(run: Path) -> dict[int, float]:
     """Trial seconds of each shrink step, screening fine-tunes included."""
-    return {step: round(sum(r["seconds"] + r.get("screen_seconds", 0.0) * (not r.get("screened_out", True))
-                            for r in rows), 1) for step, rows in step_rows(run).items()}
+    return {step: round(sum(map(row_seconds, rows)), 1) for step, rows in step_rows(run).items()}
 
 
 def run_summary(run: Path) -> dict[str, Any]:

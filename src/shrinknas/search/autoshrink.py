@@ -54,8 +54,7 @@ class Candidate:
 
     @property
     def seconds(self) -> float:
-        """Trial seconds spent on this candidate: its screening fine-tune too, where it had both."""
-        return self.result.seconds + (self.screen.seconds if self.screen is not None and not self.screened_out else 0.0)
+        return row_seconds(self.record())
 
     def record(self) -> dict:
         """One line of trajectory.jsonl."""
@@ -103,6 +102,12 @@ class SearchResult:
         if not pool:
             raise RuntimeError("no candidate was trained successfully")
         return max(pool, key=lambda c: (*preference(c.score, len(c.topology.edges)), -c.step))
+
+
+def row_seconds(row: dict) -> float:
+    """Trial seconds a trajectory row stands for: a passer's screening fine-tune too, which its ``seconds`` (the
+    full fine-tune's, resumed from the pause) do not include. One rule for live candidates and stored rows."""
+    return row["seconds"] + (row.get("screen_seconds") or 0.0) * (not row.get("screened_out", True))
 
 
 def preference(score: float, n_edges: int) -> tuple[float, int]:
