@@ -10,7 +10,7 @@ Cost: with ``--unscreened RUN``, the same search without screening (same setting
 wall seconds of both, per shrink step and in all, and their final cells. The two part at the first step where
 screening kept another cell, so after that their steps are compared as the search's cost, not cell for cell.
 Reads plain files only (trajectory.jsonl, summary.json, config.yaml and the report), so committed folders suffice.
-Usage: python benchmarks/screening.py runs/fm8_screen --completed R.json [--unscreened runs/fm8_plain] [--out F]
+Usage: python benchmarks/screening.py runs/fm8_screen [--completed R.json] [--unscreened runs/fm8_plain] [--out F]
 """
 
 from __future__ import annotations
@@ -85,18 +85,31 @@ def run_summary(run: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("screened", type=Path, help="a run with --screen-steps")
-    parser.add_argument("--completed", type=Path, required=True,
-                        help="fidelity.py's report on the screened run with its screen and full budgets")
+    parser.add_argument("--completed", type=Path, default=None,
+                        help="fidelity.py's report on the screened run with its screen and full budgets (without "
+                             "it, cost alone)")
     parser.add_argument("--unscreened", type=Path, default=None, help="the same search without screening")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     emit(report(args.screened, args.completed, args.unscreened), args.out)
 
 
-def report(screened_run: Path, completed: Path, unscreened: Path | None = None) -> dict[str, Any]:
+def report(screened_run: Path, completed: Path | None = None, unscreened: Path | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = {"screened_run": str(screened_run), "screened": run_summary(screened_run)}
+    if completed is not None:
+        result.update(decisions_report(screened_run, completed))
+    if unscreened is not None:
+        plain = run_summary(unscreened)
+        result["unscreened_run"], result["unscreened"] = str(unscreened), plain
+        result["ratio_unscreened_over_screened"] = {
+            k: round(plain[k] / result["screened"][k], 2) for k in ("loop_trial_seconds", "trial_seconds", "wall_seconds")}
+    return result
+
+
+def decisions_report(screened_run: Path, completed: Path) -> dict[str, Any]:
     steps = decisions(screened_run, completed)
-    result: dict[str, Any] = {
-        "screened_run": str(screened_run), "completed_by": str(completed),
+    return {
+        "completed_by": str(completed),
         "screened_steps": len(steps), "same_pick": sum(s["same_pick"] for s in steps),
         "unscreened_pick_passed": sum(s["unscreened_pick"] in s["passed"] for s in steps),
         # how many steps would keep the unscreened pick with each --screen-top (a full fine-tune is the same trial
@@ -105,13 +118,7 @@ def report(screened_run: Path, completed: Path, unscreened: Path | None = None) 
                                       for m in range(1, max((s["candidates"] for s in steps), default=0) + 1)},
         "S_lost_by_full_fine_tune": {"mean": round(sum(s["S_lost_by_full_fine_tune"] for s in steps) / max(len(
             steps), 1), 4), "max": max((s["S_lost_by_full_fine_tune"] for s in steps), default=None)},
-        "decisions": steps, "screened": run_summary(screened_run)}
-    if unscreened is not None:
-        plain = run_summary(unscreened)
-        result["unscreened_run"], result["unscreened"] = str(unscreened), plain
-        result["ratio_unscreened_over_screened"] = {
-            k: round(plain[k] / result["screened"][k], 2) for k in ("loop_trial_seconds", "trial_seconds", "wall_seconds")}
-    return result
+        "decisions": steps}
 
 
 if __name__ == "__main__":
