@@ -39,3 +39,16 @@ def test_a_step_keeps_the_best_full_fine_tune_among_its_passers() -> None:
         assert len(s["passed"]) == min(3, s["candidates"])
         assert s["screened_pick"] == max(s["passed"], key=lambda i: full[i])
         assert s["same_pick"] == (s["unscreened_pick"] in s["passed"])
+
+
+def test_the_committed_cost_only_report_is_what_its_run_folders_give() -> None:
+    """Seed 1's report has no completing fidelity report: cost and final cells alone, from the two run folders."""
+    stored = json.loads((RESULTS / "screening_fm8_seed1_cost.json").read_text())
+    fresh = json.loads(json.dumps(screening.report(RESULTS / "fm8_screen_seed1" / "screen", None,
+                                                   RESULTS / "fm8_screen_seed1" / "plain")))
+    for key in ("screened_run", "unscreened_run"):
+        stored.pop(key), fresh.pop(key)
+    assert fresh == stored and "decisions" not in fresh
+    # a passer's screening seconds count: the screened run's fine-tuned steps cost more than their rows' seconds
+    rows = screening.step_rows(RESULTS / "fm8_screen_seed1" / "screen")
+    assert fresh["screened"]["per_step_trial_seconds"]["1"] > round(sum(r["seconds"] for r in rows[1]), 1)
