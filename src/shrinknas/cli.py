@@ -156,6 +156,9 @@ def search_autoshrink(
         None, help="with --protocol inherit: fine-tune every candidate for only this many steps first, and give the "
         "full fine-tune to the --screen-top best of them alone (successive halving; default off)"),
     screen_top: Optional[int] = typer.Option(None, help="candidates that pass --screen-steps (default 3)"),
+    screen_pass_cuts: Optional[bool] = typer.Option(
+        None, "--screen-pass-cuts/--no-screen-pass-cuts", help="with --screen-steps: a removal that cuts off a node "
+        "passes the screen too, whatever its short score (default off)"),
     confirm_top: Optional[int] = typer.Option(
         None, help="after the search, re-train this many of the best kept cells from scratch on fresh seeds and "
         f"take the best mean S as the final cell (default {FAST_CONFIRM_TOP} with --protocol inherit; 0: the paper's "
@@ -216,6 +219,7 @@ def search_autoshrink(
         "search.scratch_if_drop": scratch_if_drop,  # a number or "off", read by the settings model
         "search.screen_steps": screen_steps,
         "search.screen_top": screen_top,
+        "search.screen_pass_cuts": screen_pass_cuts,
         "confirm.top": confirm_top,
         "confirm.seeds": confirm_seeds,
         "search.seed": seed,

@@ -230,6 +230,10 @@ class SearchSettings(_Strict):
         "can be kept. At a constant learning rate (the default) a screening fine-tune is the full one's first steps, "
         "and the full one goes on from it")
     screen_top: int = added_setting(3, ge=1, description="candidates that pass screening to the full fine-tune")
+    screen_pass_cuts: bool = added_setting(
+        False, description="with screen_steps: a removal that cuts off further edges (a node loses its last input) "
+        "passes the screen whatever its short S, besides the screen_top best. Such a cell recovers slowest from the "
+        "parent's weights, so a short fine-tune ranks it near last even where the full one ranks it first")
     seed: int = 0
 
     @field_validator("scratch_if_drop", mode="before")
@@ -246,6 +250,8 @@ class SearchSettings(_Strict):
             raise ValueError("scratch_if_drop re-trains fine-tuned candidates; it needs --protocol inherit")
         if self.screen_steps is not None and self.protocol != "inherit":
             raise ValueError("screen_steps shortens fine-tunes; it needs --protocol inherit")
+        if self.screen_pass_cuts and self.screen_steps is None:
+            raise ValueError("screen_pass_cuts decides who passes a screen; it needs screen_steps")
         return self
 
 

@@ -203,6 +203,29 @@ def test_a_screened_step_gives_the_full_fine_tune_to_its_best_short_ones_alone()
     assert all(spec.keep_weights is False for spec, _ in ran if spec.task.training.finetune_steps == 1)
 
 
+def test_screen_pass_cuts_lets_every_node_cutting_removal_through_besides_the_best():
+    """A removal that takes further edges with it recovers slowest from the parent's weights; with screen_pass_cuts it
+    gets the full fine-tune whatever its short S, the screen_top best by S with it, and nothing else passes."""
+    config = screened_config(screen_steps=1, screen_top=1, screen_pass_cuts=True)
+    result = autoshrink(config, evaluate_serially)
+    let_through = 0
+    for step in range(1, len(result.chosen)):
+        parent, mine = result.chosen[step - 1], [c for c in result.candidates if c.step == step]
+        if len(mine) <= 1 or all(c.from_scratch for c in mine):
+            continue
+        cuts = {i for i, c in enumerate(mine) if len(c.topology.edges) < len(parent.topology.edges) - 1}
+        best = max(range(len(mine)), key=lambda i: (mine[i].screen_score, -len(mine[i].topology.edges)))
+        assert {i for i, c in enumerate(mine) if not c.screened_out} == cuts | {best}
+        let_through += len(cuts - {best})
+    assert let_through >= 1, "the test needs a node-cutting removal that the screen alone would have stopped"
+
+
+def test_screen_pass_cuts_needs_screening():
+    with pytest.raises(ValueError, match="needs screen_steps"):
+        SearchSettings(protocol="inherit", screen_pass_cuts=True)
+    assert "screen_pass_cuts" not in identity(SearchSettings(protocol="inherit", screen_steps=8))
+
+
 def _unscreened_key(config: AutoShrinkConfig, step: int, parent, topology) -> str:
     from shrinknas.run.trial import ParentWeights, TrialSpec
 

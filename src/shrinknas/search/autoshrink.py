@@ -215,9 +215,12 @@ def autoshrink(
         removals = sample_removals(cell, settings.candidates, settings.seed, step)
         pairs = [(e, cell.without(e)) for e in removals]
         if parent is not None and settings.screen_steps is not None and len(pairs) > settings.screen_top:
+            parent_edges = len(cell.edges)
             candidates = screened(evaluate_step(step, pairs, round_name="screen", screening=True), settings.screen_top,
                                   lambda passed, pauses: evaluate_step(step, passed, round_name="finalists",
-                                                                       resume=pauses))
+                                                                       resume=pauses),
+                                  passes_anyway=(lambda c: len(c.topology.edges) < parent_edges - 1)
+                                  if settings.screen_pass_cuts else None)
         else:
             candidates = evaluate_step(step, pairs)
         if parent is not None and settings.scratch_if_drop is not None:  # a screened-out short fine-tune counts too
@@ -239,10 +242,11 @@ def autoshrink(
 
 
 def screened(short: list[Candidate], top: int,
-             fine_tune: Callable[[list[tuple[Edge | None, Topology]], list[bytes | None]], list[Candidate]]
-             ) -> list[Candidate]:
+             fine_tune: Callable[[list[tuple[Edge | None, Topology]], list[bytes | None]], list[Candidate]],
+             passes_anyway: Callable[[Candidate], bool] | None = None) -> list[Candidate]:
     """One rung of successive halving: the ``top`` best short fine-tunes by S go on to the full fine-tune, which
     alone ranks them; the others keep their short one, marked ``screened_out``. Sampling order is kept.
+    ``passes_anyway``: candidates that go on whatever their short S (besides the ``top`` best).
 
     The full fine-tune is the very trial an unscreened search trains (same key, so a store shares it): it goes on
     from where the short one paused, which gives the same outcome as starting over from the parent (a resumed
@@ -250,7 +254,8 @@ def screened(short: list[Candidate], top: int,
     usable = [i for i, c in enumerate(short) if c.ok]
     # stable sort: on a tie (same S and edges) the earlier sampled candidate passes
     best_first = sorted(usable, key=lambda i: preference(short[i].score, len(short[i].topology.edges)), reverse=True)
-    passing = sorted(best_first[:top])  # trained and recorded in sampling order
+    exempt = [i for i in usable if passes_anyway is not None and passes_anyway(short[i])]
+    passing = sorted(set(best_first[:top]) | set(exempt))  # trained and recorded in sampling order
     full = dict(zip(passing, fine_tune([(short[i].removed_edge, short[i].topology) for i in passing],
                                        [short[i].result.paused for i in passing])))
     screens = [replace(c.result, paused=None) for c in short]  # a pause is used once, then let go
