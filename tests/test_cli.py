@@ -222,3 +222,14 @@ def test_a_screened_search_records_both_fine_tunes_and_counts_their_seconds(tmp_
 def test_screening_is_refused_without_inheritance(cli, tmp_path):
     code, _, err = cli("search", "autoshrink", "--protocol", "paper", "--screen-steps", 8, "--out", tmp_path)
     assert code == 2 and err.count("\n") == 1 and "needs --protocol inherit" in err
+
+
+def test_screen_pass_cuts_reaches_the_run_and_is_refused_without_a_screen(cli, tmp_path):
+    code, _, err = cli("search", "autoshrink", "--screen-pass-cuts", "--out", tmp_path / "no_screen")
+    assert code == 2 and err.count("\n") == 1 and "needs screen_steps" in err
+    out_dir = tmp_path / "pass_cuts"
+    code, _, err = cli("search", "autoshrink", "--dataset", "digits", "--nodes", 3, "--candidates", 2, "--epochs", 1,
+                       "--proxy-size", 200, "--batch-size", 32, "--finetune-steps", 2, "--screen-steps", 1,
+                       "--screen-top", 1, "--screen-pass-cuts", "--confirm-top", 0, "--out", out_dir, "--quiet")
+    assert code == 0, err
+    assert yaml.safe_load((out_dir / "config.yaml").read_text())["search"]["screen_pass_cuts"] is True
