@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
 from ..config import AutoShrinkConfig, ImageTask
-from ..run.trial import ParentWeights, TrialResult, TrialSpec
+from ..run.trial import ParentWeights, TrialResult, TrialSpec, edges_cut_off
 from ..topology import Edge, Topology, balanced_ops
 from .metric import score
 
@@ -215,11 +215,10 @@ def autoshrink(
         removals = sample_removals(cell, settings.candidates, settings.seed, step)
         pairs = [(e, cell.without(e)) for e in removals]
         if parent is not None and settings.screen_steps is not None and len(pairs) > settings.screen_top:
-            parent_edges = len(cell.edges)
             candidates = screened(evaluate_step(step, pairs, round_name="screen", screening=True), settings.screen_top,
                                   lambda passed, pauses: evaluate_step(step, passed, round_name="finalists",
                                                                        resume=pauses),
-                                  passes_anyway=(lambda c: len(c.topology.edges) < parent_edges - 1)
+                                  passes_anyway=(lambda c: edges_cut_off(cell, c.topology) > 0)
                                   if settings.screen_pass_cuts else None)
         else:
             candidates = evaluate_step(step, pairs)
@@ -254,7 +253,7 @@ def screened(short: list[Candidate], top: int,
     usable = [i for i, c in enumerate(short) if c.ok]
     # stable sort: on a tie (same S and edges) the earlier sampled candidate passes
     best_first = sorted(usable, key=lambda i: preference(short[i].score, len(short[i].topology.edges)), reverse=True)
-    exempt = [i for i in usable if passes_anyway is not None and passes_anyway(short[i])]
+    exempt = [i for i in usable if passes_anyway(short[i])] if passes_anyway is not None else []
     passing = sorted(set(best_first[:top]) | set(exempt))  # trained and recorded in sampling order
     full = dict(zip(passing, fine_tune([(short[i].removed_edge, short[i].topology) for i in passing],
                                        [short[i].result.paused for i in passing])))
