@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 RESULTS = BENCHMARKS / "results"
 sys.path.insert(0, str(BENCHMARKS))
@@ -41,14 +43,19 @@ def test_a_step_keeps_the_best_full_fine_tune_among_its_passers() -> None:
         assert s["same_pick"] == (s["unscreened_pick"] in s["passed"])
 
 
-def test_the_committed_cost_only_report_is_what_its_run_folders_give() -> None:
-    """Seed 1's report has no completing fidelity report: cost and final cells alone, from the two run folders."""
-    stored = json.loads((RESULTS / "screening_fm8_seed1_cost.json").read_text())
-    fresh = json.loads(json.dumps(screening.report(RESULTS / "fm8_screen_seed1" / "screen", None,
-                                                   RESULTS / "fm8_screen_seed1" / "plain")))
+@pytest.mark.parametrize(("report", "screened", "unscreened"), [
+    ("screening_fm8_seed1_cost.json", "fm8_screen_seed1/screen", "fm8_screen_seed1/plain"),
+    ("screening_fm8_seed1_top5_cost.json", "fm8_screen_seed1/top5", "fm8_screen_seed1/plain"),
+    ("screening_fm8_top5_cost.json", "fm8_screen_top5", "fm8_plain"),
+])
+def test_the_committed_cost_only_reports_are_what_their_run_folders_give(report: str, screened: str,
+                                                                        unscreened: str) -> None:
+    """Reports without a completing fidelity report: cost and final cells alone, from the two run folders."""
+    stored = json.loads((RESULTS / report).read_text())
+    fresh = json.loads(json.dumps(screening.report(RESULTS / screened, None, RESULTS / unscreened)))
     for key in ("screened_run", "unscreened_run"):
         stored.pop(key), fresh.pop(key)
     assert fresh == stored and "decisions" not in fresh
     # a passer's screening seconds count: the screened run's fine-tuned steps cost more than their rows' seconds
-    rows = screening.step_rows(RESULTS / "fm8_screen_seed1" / "screen")
+    rows = screening.step_rows(RESULTS / screened)
     assert fresh["screened"]["per_step_trial_seconds"]["1"] > round(sum(r["seconds"] for r in rows[1]), 1)
