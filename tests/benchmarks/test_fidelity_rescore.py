@@ -23,6 +23,7 @@ sys.path.insert(0, str(BENCHMARKS))
 import fidelity  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
 
 REPORTS = sorted(RESULTS.glob("fidelity_fm8*.json")) + [RESULTS / "finetune_schedule_fm8.json"]
+SEED1_SCREEN8 = RESULTS / "fidelity_fm8_seed1_plain_screen8.json"
 SUMMARY_FIELDS = ("variants", "S", "reference", "edges_cut_off", "scratch_best_S")
 
 
@@ -102,9 +103,6 @@ def test_a_short_fine_tune_ranks_node_cutting_removals_lower_than_the_full_one()
         full_ranks += [by_full.index(i) + 1 for i in cutting]
     assert short_ranks == [9, 10, 8, 9, 9, 9, 8, 5, 3] and full_ranks == [4, 10, 1, 2, 9, 6, 1, 6, 1]
     assert picks_a_screen_keeps(SEED1_SCREEN8, "finetune_8", top=3) == 6
-
-
-SEED1_SCREEN8 = RESULTS / "fidelity_fm8_seed1_plain_screen8.json"
 
 
 def best_first(step: dict, variant: str) -> list[int]:
