@@ -1,0 +1,59 @@
+"""README's "Half the fine-tune steps" table comes from committed re-evaluation reports; each report must have
+re-trained the final cells of the committed run folders it names, agree with the earlier reports where it re-trained
+the same cell with the same seeds, and give the table's numbers."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "results"
+
+# report, by search seed 0-2 -> {run folder it names (where it ran) -> the committed copy of that run}; the
+# default first
+FT12_REPORTS = {
+    "reevaluate_fm8_ft12_vs_plain.json": {"runs/fm8_plain": "fm8_plain", "runs/fm8s0_ft12": "fm8_ft12"},
+    "reevaluate_fm8_seed1_ft12_vs_plain.json": {"runs/fm8s1_plain": "fm8_screen_seed1/plain",
+                                                "runs/fm8s1_ft12": "fm8_seed1_ft12"},
+    "reevaluate_fm8_seed2_ft12_vs_plain.json": {"runs/fm8s2_plain": "fm8_seed2", "runs/fm8s2_ft12": "fm8_seed2_ft12"},
+}
+
+
+def cells(report: str) -> dict[str, dict]:
+    return {c["run"]: c for c in json.loads((RESULTS / report).read_text())["cells"]}
+
+
+@pytest.mark.parametrize("report", sorted(FT12_REPORTS))
+def test_a_report_re_trained_the_final_cells_of_its_committed_runs(report: str) -> None:
+    for run, cell in cells(report).items():
+        final = json.loads((RESULTS / FT12_REPORTS[report][run] / "summary.json").read_text())["best"]
+        assert cell["cell"] == final["cell"] and cell["macs"] == final["macs"]
+        assert cell["S_in_search"] == round(final["S"], 4)
+        assert len(cell["S_fresh"]) == 4
+        assert cell["S_fresh_mean"] == pytest.approx(statistics.mean(cell["S_fresh"]), abs=1e-4)
+
+
+@pytest.mark.parametrize(("report", "earlier", "run"), [
+    ("reevaluate_fm8_ft12_vs_plain.json", "reevaluate_fm8_screen_vs_plain.json", "runs/fm8_plain"),
+    ("reevaluate_fm8_seed1_ft12_vs_plain.json", "reevaluate_fm8_seed1_screen_vs_plain.json", "runs/fm8s1_plain"),
+])
+def test_the_default_cell_scores_on_fresh_seeds_as_it_did_in_an_earlier_session(report: str, earlier: str,
+                                                                               run: str) -> None:
+    """Same cell, same derived seeds, same kind of machine: the re-evaluation is deterministic across sessions."""
+    assert cells(report)[run]["S_fresh"] == cells(earlier)[run]["S_fresh"]
+
+
+def test_the_readme_table_gives_the_reports_fresh_scores() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Half the fine-tune steps", 1)[1].split("\n### ", 1)[0]
+    table = {int(m[0]): (float(m[1]), float(m[2]))
+             for m in re.findall(r"^\| (\d) \|.*\| \*\*(0\.\d+) / (0\.\d+)\*\* \|$", section, flags=re.M)}
+    assert sorted(table) == [0, 1, 2]
+    for seed, report in enumerate(FT12_REPORTS):  # in the order of their search seeds
+        default, ft12 = (cells(report)[run]["S_fresh_mean"] for run in FT12_REPORTS[report])
+        assert table[seed] == (round(default, 3), round(ft12, 3))
