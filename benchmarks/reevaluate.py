@@ -4,7 +4,7 @@ trained from scratch again on the run's proxy with fresh seeds, the paper's sche
 A search's best S is a maximum over many single-seed trainings, so it is biased upward (the winner's curse),
 and more so the more candidates a protocol scores from scratch. Comparing two protocols' cells by their own
 best S therefore favours the one that trained more candidates; comparing them on fresh seeds does not.
-Usage: python benchmarks/reevaluate.py runs/fm5_inherit runs/fm5_paper --seeds 2 --workers 2 [--out FILE.json]
+Usage: python benchmarks/reevaluate.py runs/fm5_inherit runs/fm5_paper --seeds 2 --workers 2 [--finalists] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ def main() -> None:
     parser.add_argument("runs", type=Path, nargs="+", help="finished run directories with the same task settings")
     parser.add_argument("--seeds", type=int, default=2, help="fresh seeds per cell")
     parser.add_argument("--with-complete", action="store_true", help="re-train the complete DAG too (once)")
+    parser.add_argument("--finalists", action="store_true",
+                        help="re-train every confirm-stage finalist too, not only the final cell")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
@@ -37,8 +39,14 @@ def main() -> None:
         config, result = replay(folder)
         configs[str(folder)] = config
         # the run's final cell: the confirm stage's pick where it ran (summary.json), else the search's best
-        final = json.loads((folder / "summary.json").read_text())["best"]
+        summary = json.loads((folder / "summary.json").read_text())
+        final = summary["best"]
         cells[(str(folder), "best")] = (Topology.from_dict(final["cell"]), final["S"])
+        if args.finalists:  # what another confirm rule (fewer seeds, say) would have picked, judged on fresh seeds
+            for finalist in (summary.get("confirm") or {}).get("finalists", []):
+                if finalist["cell"] != final["cell"]:
+                    cells[(str(folder), f"finalist_step_{finalist['step']}")] = (
+                        Topology.from_dict(finalist["cell"]), finalist["S"])
         if args.with_complete and all(cell != result.chosen[0].topology for cell, _ in cells.values()):
             cells[(str(folder), "complete")] = (result.chosen[0].topology, result.chosen[0].score)
     tasks = {c.task.from_scratch() for c in configs.values()}

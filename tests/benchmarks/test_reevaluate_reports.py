@@ -57,3 +57,16 @@ def test_the_readme_table_gives_the_reports_fresh_scores() -> None:
     for seed, report in enumerate(FT12_REPORTS):  # in the order of their search seeds
         default, ft12 = (cells(report)[run]["S_fresh_mean"] for run in FT12_REPORTS[report])
         assert table[seed] == (round(default, 3), round(ft12, 3))
+
+
+def test_the_finalists_report_judged_every_finalist_of_the_run_and_the_final_cell_as_before() -> None:
+    """``--finalists`` re-trains each confirm finalist once; the final cell, with the same derived seeds, scores as
+    in the report that judged it alone."""
+    rows = {c["which"]: c for c in json.loads((RESULTS / "reevaluate_fm8_plain_finalists.json").read_text())["cells"]}
+    summary = json.loads((RESULTS / "fm8_plain" / "summary.json").read_text())
+    others = [f for f in summary["confirm"]["finalists"] if f["cell"] != summary["best"]["cell"]]
+    assert len(others) == 2 and set(rows) == {"best"} | {f"finalist_step_{f['step']}" for f in others}
+    for finalist in others:
+        assert rows[f"finalist_step_{finalist['step']}"]["cell"] == finalist["cell"]
+    assert rows["best"]["cell"] == summary["best"]["cell"]
+    assert rows["best"]["S_fresh"] == cells("reevaluate_fm8_ft12_vs_plain.json")["runs/fm8_plain"]["S_fresh"]
