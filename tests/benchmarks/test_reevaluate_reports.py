@@ -59,14 +59,19 @@ def test_the_readme_table_gives_the_reports_fresh_scores() -> None:
         assert table[seed] == (round(default, 3), round(ft12, 3))
 
 
-def test_the_finalists_report_judged_every_finalist_of_the_run_and_the_final_cell_as_before() -> None:
+@pytest.mark.parametrize(("report", "run", "run_folder"), [
+    ("reevaluate_fm8_plain_finalists.json", "runs/fm8_plain", "fm8_plain"),
+    ("reevaluate_fm5_seed0_plain_finalists.json", "runs/fm5s0_plain", "fm5_screen_seed0/plain"),
+])
+def test_a_finalists_report_judged_every_finalist_of_the_run_and_the_final_cell_as_before(
+        report: str, run: str, run_folder: str) -> None:
     """``--finalists`` re-trains each confirm finalist once; the final cell, with the same derived seeds, scores as
-    in the report that judged it alone."""
-    rows = {c["which"]: c for c in json.loads((RESULTS / "reevaluate_fm8_plain_finalists.json").read_text())["cells"]}
-    summary = json.loads((RESULTS / "fm8_plain" / "summary.json").read_text())
+    in the report that judged it alone (at N=5 too: the same 2-edge net, the same seed-0 proxy)."""
+    rows = {c["which"]: c for c in json.loads((RESULTS / report).read_text())["cells"]}
+    summary = json.loads((RESULTS / run_folder / "summary.json").read_text())
     others = [f for f in summary["confirm"]["finalists"] if f["cell"] != summary["best"]["cell"]]
     assert len(others) == 2 and set(rows) == {"best"} | {f"finalist_step_{f['step']}" for f in others}
     for finalist in others:
         assert rows[f"finalist_step_{finalist['step']}"]["cell"] == finalist["cell"]
-    assert rows["best"]["cell"] == summary["best"]["cell"]
+    assert rows["best"]["cell"] == summary["best"]["cell"] and all(r["run"] == run for r in rows.values())
     assert rows["best"]["S_fresh"] == cells("reevaluate_fm8_ft12_vs_plain.json")["runs/fm8_plain"]["S_fresh"]
