@@ -1,6 +1,7 @@
-"""README's "Half the fine-tune steps" table comes from committed re-evaluation reports; each report must have
-re-trained the final cells of the committed run folders it names, agree with the earlier reports where it re-trained
-the same cell with the same seeds, and give the table's numbers."""
+"""README's tables of whole N=8 searches against the former default ("Half the fine-tune steps", "Removals that cut
+off a node") come from committed re-evaluation reports; each report must have re-trained the final cells of the
+committed run folders it names, agree with the earlier reports where it re-trained the same cell with the same seeds,
+and give the table's numbers."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import re
 import statistics
 from pathlib import Path
 
+import networkx as nx
 import pytest
+
+from shrinknas.topology import Topology
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -22,16 +26,29 @@ FT12_REPORTS = {
                                                 "runs/fm8s1_ft12": "fm8_seed1_ft12"},
     "reevaluate_fm8_seed2_ft12_vs_plain.json": {"runs/fm8s2_plain": "fm8_seed2", "runs/fm8s2_ft12": "fm8_seed2_ft12"},
 }
+CUT_EDGE_REPORTS = {
+    "reevaluate_fm8_cutedge_vs_plain.json": {"runs/fm8_plain": "fm8_plain", "runs/fm8s0_cutedge": "fm8_cutedge"},
+    "reevaluate_fm8_seed1_cutedge_vs_plain.json": {"runs/fm8s1_plain": "fm8_screen_seed1/plain",
+                                                   "runs/fm8s1_cutedge": "fm8_seed1_cutedge"},
+    "reevaluate_fm8_seed2_cutedge_vs_plain.json": {"runs/fm8s2_plain": "fm8_seed2",
+                                                   "runs/fm8s2_cutedge": "fm8_seed2_cutedge"},
+}
+# the same option at N=5, each run re-trained alone (seeds 0-2)
+CUT_EDGE_N5_REPORTS = {f"reevaluate_fm5_seed{seed}_cutedge.json": {f"runs/fm5s{seed}_cutedge": f"fm5_cutedge_seed{seed}"}
+                       for seed in range(3)}
+REPORTS = {**FT12_REPORTS, **CUT_EDGE_REPORTS, **CUT_EDGE_N5_REPORTS}
+# README section -> its reports, in the order of their search seeds
+SECTIONS = {"### Half the fine-tune steps": FT12_REPORTS, "### Removals that cut off a node": CUT_EDGE_REPORTS}
 
 
 def cells(report: str) -> dict[str, dict]:
     return {c["run"]: c for c in json.loads((RESULTS / report).read_text())["cells"]}
 
 
-@pytest.mark.parametrize("report", sorted(FT12_REPORTS))
+@pytest.mark.parametrize("report", sorted(REPORTS))
 def test_a_report_re_trained_the_final_cells_of_its_committed_runs(report: str) -> None:
     for run, cell in cells(report).items():
-        final = json.loads((RESULTS / FT12_REPORTS[report][run] / "summary.json").read_text())["best"]
+        final = json.loads((RESULTS / REPORTS[report][run] / "summary.json").read_text())["best"]
         assert cell["cell"] == final["cell"] and cell["macs"] == final["macs"]
         assert cell["S_in_search"] == round(final["S"], 4)
         assert len(cell["S_fresh"]) == 4
@@ -41,6 +58,9 @@ def test_a_report_re_trained_the_final_cells_of_its_committed_runs(report: str) 
 @pytest.mark.parametrize(("report", "earlier", "run"), [
     ("reevaluate_fm8_ft12_vs_plain.json", "reevaluate_fm8_screen_vs_plain.json", "runs/fm8_plain"),
     ("reevaluate_fm8_seed1_ft12_vs_plain.json", "reevaluate_fm8_seed1_screen_vs_plain.json", "runs/fm8s1_plain"),
+    ("reevaluate_fm8_cutedge_vs_plain.json", "reevaluate_fm8_ft12_vs_plain.json", "runs/fm8_plain"),
+    ("reevaluate_fm8_seed1_cutedge_vs_plain.json", "reevaluate_fm8_seed1_ft12_vs_plain.json", "runs/fm8s1_plain"),
+    ("reevaluate_fm8_seed2_cutedge_vs_plain.json", "reevaluate_fm8_seed2_ft12_vs_plain.json", "runs/fm8s2_plain"),
 ])
 def test_the_default_cell_scores_on_fresh_seeds_as_it_did_in_an_earlier_session(report: str, earlier: str,
                                                                                run: str) -> None:
@@ -48,15 +68,37 @@ def test_the_default_cell_scores_on_fresh_seeds_as_it_did_in_an_earlier_session(
     assert cells(report)[run]["S_fresh"] == cells(earlier)[run]["S_fresh"]
 
 
-def test_the_readme_table_gives_the_reports_fresh_scores() -> None:
+def live_graph(cell: dict) -> nx.DiGraph:
+    """The network a cell builds: its edges between nodes reachable from the input, nodes labelled by op."""
+    topology = Topology.from_dict(cell).pruned()
+    graph = topology.to_networkx()
+    return graph.subgraph({0} | {n for edge in topology.edges for n in edge})
+
+
+@pytest.mark.parametrize("report", sorted(CUT_EDGE_REPORTS))
+def test_where_the_former_and_the_new_default_end_on_the_same_net_it_scores_the_same(report: str) -> None:
+    """README: at the seeds where the node-cutting fine-tune ends on the former default's net under other node
+    numbers, the two cells are the same graph of the same ops and train to the same fresh scores."""
+    former, new = (cells(report)[run] for run in CUT_EDGE_REPORTS[report])
+    same = nx.is_isomorphic(live_graph(former["cell"]), live_graph(new["cell"]),
+                            node_match=lambda a, b: a["op"] == b["op"])
+    assert same == (former["S_fresh"] == new["S_fresh"])
+    readme = (ROOT / "README.md").read_text().split("### Removals that cut off a node", 1)[1].split("\n### ", 1)[0]
+    seed = list(CUT_EDGE_REPORTS).index(report)
+    row = next(line for line in readme.splitlines() if line.startswith(f"| {seed} |"))
+    assert ("the same net" in row) == same
+
+
+@pytest.mark.parametrize("heading", sorted(SECTIONS))
+def test_the_readme_table_gives_the_reports_fresh_scores(heading: str) -> None:
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("### Half the fine-tune steps", 1)[1].split("\n### ", 1)[0]
+    section = readme.split(heading, 1)[1].split("\n### ", 1)[0]
     table = {int(m[0]): (float(m[1]), float(m[2]))
              for m in re.findall(r"^\| (\d) \|.*\| \*\*(0\.\d+) / (0\.\d+)\*\* \|$", section, flags=re.M)}
     assert sorted(table) == [0, 1, 2]
-    for seed, report in enumerate(FT12_REPORTS):  # in the order of their search seeds
-        default, ft12 = (cells(report)[run]["S_fresh_mean"] for run in FT12_REPORTS[report])
-        assert table[seed] == (round(default, 3), round(ft12, 3))
+    for seed, report in enumerate(SECTIONS[heading]):
+        former, option = (cells(report)[run]["S_fresh_mean"] for run in SECTIONS[heading][report])
+        assert table[seed] == (round(former, 3), round(option, 3))
 
 
 @pytest.mark.parametrize(("report", "run", "run_folder"), [
@@ -75,3 +117,11 @@ def test_a_finalists_report_judged_every_finalist_of_the_run_and_the_final_cell_
         assert rows[f"finalist_step_{finalist['step']}"]["cell"] == finalist["cell"]
     assert rows["best"]["cell"] == summary["best"]["cell"] and all(r["run"] == run for r in rows.values())
     assert rows["best"]["S_fresh"] == cells("reevaluate_fm8_ft12_vs_plain.json")["runs/fm8_plain"]["S_fresh"]
+
+
+def test_the_readme_gives_the_n5_option_runs_fresh_scores() -> None:
+    section = (ROOT / "README.md").read_text().split("### Removals that cut off a node", 1)[1].split("\n### ", 1)[0]
+    row = next(line for line in section.splitlines() if line.startswith("| **with the option** |"))
+    printed = [float(x) for x in re.findall(r"\*\*(0\.\d+)\*\*", row)]
+    means = [cells(report)[run]["S_fresh_mean"] for report, runs in CUT_EDGE_N5_REPORTS.items() for run in runs]
+    assert printed == [round(m, 3) for m in means] + [round(statistics.mean(means), 3)]
