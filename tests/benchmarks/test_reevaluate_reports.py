@@ -1,5 +1,5 @@
-"""README's tables of whole N=8 searches against the former default ("Half the fine-tune steps", "Removals that cut
-off a node") come from committed re-evaluation reports; each report must have re-trained the final cells of the
+"""README's tables of whole searches with an option against the default ("Half the fine-tune steps", "Removals that
+cut off a node") come from committed re-evaluation reports; each report must have re-trained the final cells of the
 committed run folders it names, agree with the earlier reports where it re-trained the same cell with the same seeds,
 and give the table's numbers."""
 
@@ -45,6 +45,10 @@ def cells(report: str) -> dict[str, dict]:
     return {c["run"]: c for c in json.loads((RESULTS / report).read_text())["cells"]}
 
 
+def readme_section(heading: str) -> str:
+    return (ROOT / "README.md").read_text().split(heading, 1)[1].split("\n### ", 1)[0]
+
+
 @pytest.mark.parametrize("report", sorted(REPORTS))
 def test_a_report_re_trained_the_final_cells_of_its_committed_runs(report: str) -> None:
     for run, cell in cells(report).items():
@@ -76,29 +80,28 @@ def live_graph(cell: dict) -> nx.DiGraph:
 
 
 @pytest.mark.parametrize("report", sorted(CUT_EDGE_REPORTS))
-def test_where_the_former_and_the_new_default_end_on_the_same_net_it_scores_the_same(report: str) -> None:
-    """README: at the seeds where the node-cutting fine-tune ends on the former default's net under other node
-    numbers, the two cells are the same graph of the same ops and train to the same fresh scores."""
-    former, new = (cells(report)[run] for run in CUT_EDGE_REPORTS[report])
-    same = nx.is_isomorphic(live_graph(former["cell"]), live_graph(new["cell"]),
+def test_where_the_default_and_the_option_end_on_the_same_net_it_scores_the_same(report: str) -> None:
+    """README: at the seeds where the node-cutting fine-tune ends on the default's net under other node numbers,
+    the two cells are the same graph of the same ops and train to the same fresh scores."""
+    default, option = (cells(report)[run] for run in CUT_EDGE_REPORTS[report])
+    same = nx.is_isomorphic(live_graph(default["cell"]), live_graph(option["cell"]),
                             node_match=lambda a, b: a["op"] == b["op"])
-    assert same == (former["S_fresh"] == new["S_fresh"])
-    readme = (ROOT / "README.md").read_text().split("### Removals that cut off a node", 1)[1].split("\n### ", 1)[0]
+    assert same == (default["S_fresh"] == option["S_fresh"])
     seed = list(CUT_EDGE_REPORTS).index(report)
-    row = next(line for line in readme.splitlines() if line.startswith(f"| {seed} |"))
+    section = readme_section("### Removals that cut off a node")
+    row = next(line for line in section.splitlines() if line.startswith(f"| {seed} |"))
     assert ("the same net" in row) == same
 
 
 @pytest.mark.parametrize("heading", sorted(SECTIONS))
 def test_the_readme_table_gives_the_reports_fresh_scores(heading: str) -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split(heading, 1)[1].split("\n### ", 1)[0]
+    section = readme_section(heading)
     table = {int(m[0]): (float(m[1]), float(m[2]))
              for m in re.findall(r"^\| (\d) \|.*\| \*\*(0\.\d+) / (0\.\d+)\*\* \|$", section, flags=re.M)}
     assert sorted(table) == [0, 1, 2]
     for seed, report in enumerate(SECTIONS[heading]):
-        former, option = (cells(report)[run]["S_fresh_mean"] for run in SECTIONS[heading][report])
-        assert table[seed] == (round(former, 3), round(option, 3))
+        default, option = (cells(report)[run]["S_fresh_mean"] for run in SECTIONS[heading][report])
+        assert table[seed] == (round(default, 3), round(option, 3))
 
 
 @pytest.mark.parametrize(("report", "run", "run_folder"), [
@@ -120,7 +123,7 @@ def test_a_finalists_report_judged_every_finalist_of_the_run_and_the_final_cell_
 
 
 def test_the_readme_gives_the_n5_option_runs_fresh_scores() -> None:
-    section = (ROOT / "README.md").read_text().split("### Removals that cut off a node", 1)[1].split("\n### ", 1)[0]
+    section = readme_section("### Removals that cut off a node")
     row = next(line for line in section.splitlines() if line.startswith("| **with the option** |"))
     printed = [float(x) for x in re.findall(r"\*\*(0\.\d+)\*\*", row)]
     means = [cells(report)[run]["S_fresh_mean"] for report, runs in CUT_EDGE_N5_REPORTS.items() for run in runs]
