@@ -76,7 +76,7 @@ def test_bad_flag_is_one_line_and_exit_2(cli):
                     ("--confirm-top", "-1"), ("--confirm-seeds", "0"), ("--scratch-if-drop", "1.5"),
                     ("--scratch-if-drop", "never"), ("--finetune-steps-per-cut-edge", "-1"),
                     ("--finetune-max-steps", "10"),  # below the default 24 fine-tune steps
-                    ("--screen-steps", "24"), ("--screen-steps", "0"), ("--screen-top", "0")]
+                    ("--screen-steps", "24"), ("--screen-steps", "0"), ("--screen-top", "0"), ("--precision", "fp16")]
 )
 def test_invalid_setting_is_exit_2(cli, tmp_path, flag, value):
     code, _, err = cli("search", "autoshrink", flag, value, "--out", tmp_path)
@@ -158,6 +158,26 @@ def test_train_reports_test_accuracy(cli, cell_file, tmp_path):
 
     state = torch.load(tmp_path / "t" / "weights.pt", weights_only=True)
     assert any(re.match(r"cells\.\d+\.ops", k) for k in state)
+
+
+def test_train_in_bf16_says_so_and_learns(cli, cell_file, tmp_path):
+    code, out, err = cli("train", cell_file, "--dataset", "digits", "--epochs", 2, "--batch-size", 32, "--json",
+                         "--precision", "bf16")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["precision"] == "bf16" and 0.3 < report["test_acc"] <= 1
+    code, _, err = cli("train", cell_file, "--dataset", "digits", "--precision", "fp8")
+    assert code == 2 and err.count("\n") == 1 and "precision" in err
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_on_a_cpu_without_native_bf16_warns_that_it_is_slower(cli, cell_file, monkeypatch, native):
+    from shrinknas.run import hardware
+
+    monkeypatch.setattr(hardware, "native_bf16", lambda: native)
+    code, _, err = cli("train", cell_file, "--dataset", "digits", "--epochs", 1, "--batch-size", 64, "--json",
+                       "--precision", "bf16")
+    assert code == 0 and ("no native bf16" in err) is not native
 
 
 def test_inherit_protocol_fine_tunes_candidates_briefly(tmp_path, cli):

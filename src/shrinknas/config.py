@@ -66,6 +66,9 @@ class ImageTraining(_Strict):
     schedule: Literal["constant", "cosine"] = "constant"
     augment: bool = Field(False, description="random crop (pad 4 / 2) and horizontal flip of training batches")
     channels_last: bool = True
+    precision: Literal["fp32", "bf16"] = added_setting(
+        "fp32", description="arithmetic of training and validation: fp32, or bf16 autocast (weights, optimizer and "
+        "loss stay fp32); bf16 pays only where the CPU has native bf16 (AVX512-BF16 or AMX) or on a GPU")
     max_steps: int | None = Field(None, ge=0, description="stop after this many optimizer steps (then validate)")
     finetune_steps: int = inherit_only(
         24, ge=0, description="optimizer steps of a candidate that starts from its parent")

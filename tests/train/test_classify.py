@@ -134,3 +134,75 @@ def test_only_a_constant_rate_single_fit_pauses() -> None:
     model = build_proxy_network(CELL, task, data.in_channels, data.n_classes)
     with pytest.raises(ValueError, match="constant learning rate"):
         fit(model, data, ImageTraining(epochs=1, schedule="cosine", max_steps=1), seed=0, pause=True)
+
+
+def _bf16_fit(precision: str):
+    """A few steps of a small cell on digits; returns the fit, the weights and the dtypes the convolutions saw."""
+    from shrinknas.data.images import proxy_data
+    from shrinknas.train.classify import fit
+    from shrinknas.train.common import seed_everything
+
+    task = ImageTask(dataset="digits", proxy_train=400, proxy_val=100)
+    data = proxy_data(task)
+    seed_everything(3)
+    model = build_proxy_network(CELL, task, data.in_channels, data.n_classes)
+    seen: set[torch.dtype] = set()
+    for conv in (m for m in model.modules() if isinstance(m, nn.Conv2d)):
+        conv.register_forward_hook(lambda _m, _inputs, output: seen.add(output.dtype))
+    fitted = fit(model, data, ImageTraining(epochs=3, batch_size=32, precision=precision), seed=1)
+    return fitted, model.state_dict(), seen
+
+
+def test_bf16_training_computes_in_bf16_keeps_fp32_weights_learns_and_repeats_itself() -> None:
+    fitted, weights, seen = _bf16_fit("bf16")
+    assert seen == {torch.bfloat16}  # training and validation both
+    assert all(w.dtype in (torch.float32, torch.int64) for w in weights.values())  # Adam updates fp32 weights
+    assert fitted.best_val_acc > 0.5  # 10 classes: chance is 0.1
+    again, again_weights, _ = _bf16_fit("bf16")
+    assert again.history == fitted.history
+    assert all(torch.equal(weights[k], again_weights[k]) for k in weights)
+    fp32, _, fp32_seen = _bf16_fit("fp32")
+    assert fp32_seen == {torch.float32} and fp32.history != fitted.history
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_channel_concat_is_torch_cat_with_dense_gradients(dtype) -> None:
+    """The same values forward and backward as torch.cat; in bf16 each input's gradient is dense channels_last."""
+    from shrinknas.nets.cnn import concat_channels
+
+    torch.manual_seed(0)
+    shapes = [(4, c, 5, 5) for c in (3, 8, 5)]
+    parts = [torch.randn(s).to(dtype).contiguous(memory_format=torch.channels_last).requires_grad_() for s in shapes]
+    upstream = torch.randn(4, 16, 5, 5).to(dtype)
+    handed: list[torch.Tensor] = []  # the gradients as the concat's backward hands them on, before accumulation
+    hooks = [p.register_hook(lambda g: handed.append(g)) for p in parts]
+
+    def gradients(concat) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        handed.clear()
+        out = concat(parts)
+        (out * upstream).sum().backward()
+        grads = [p.grad for p in parts]
+        for p in parts:
+            p.grad = None
+        return out, grads
+
+    ours, ours_grads = gradients(concat_channels)
+    ours_handed = list(handed)
+    reference, reference_grads = gradients(lambda ps: torch.cat(ps, dim=1))
+    assert torch.equal(ours, reference)
+    assert all(torch.equal(a, b) for a, b in zip(ours_grads, reference_grads))
+    if dtype == torch.bfloat16:
+        assert all(g.is_contiguous(memory_format=torch.channels_last) for g in ours_handed)
+        assert not handed[1].is_contiguous(memory_format=torch.channels_last)  # torch.cat's: strided views
+    for hook in hooks:
+        hook.remove()
+    assert concat_channels(parts[:1]) is parts[0]
+
+
+def test_precision_keys_trials_only_when_bf16_and_holds_for_every_training_of_a_search() -> None:
+    from shrinknas.config import identity
+
+    assert "precision" not in identity(ImageTraining())  # stored fp32 runs keep their trial keys
+    bf16 = ImageTraining(precision="bf16")
+    assert identity(bf16)["precision"] == "bf16"
+    assert bf16.finetuning().precision == bf16.from_scratch().precision == "bf16"  # confirm stage, re-trained steps

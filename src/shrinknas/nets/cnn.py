@@ -64,6 +64,35 @@ def head_axes(macro: "MacroConfig", labels: tuple[Label, ...]) -> ChannelAxes:
     return {"head.0.weight" if macro.head_channels else "classifier.weight": [(1, labels, True)]}
 
 
+class _ChannelConcat(torch.autograd.Function):
+    """torch.cat on channels whose backward hands each input a dense gradient, not a strided view.
+
+    In channels_last a view of some channels strides over all of them, and torch 2.13's CPU bf16 add of such a
+    view (the autograd engine summing the gradients a node gets from its several successors) is 13x slower than
+    fp32's: 4.8 against 0.37 ms for 128x16x28x28. A dense copy and a dense add cost 0.6 ms.
+    """
+
+    @staticmethod
+    def forward(ctx, *parts: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.sizes = [p.shape[1] for p in parts]
+        ctx.channels_last = parts[0].is_contiguous(memory_format=torch.channels_last)
+        return torch.cat(parts, dim=1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
+        fmt = torch.channels_last if ctx.channels_last else torch.contiguous_format
+        return tuple(g.contiguous(memory_format=fmt) for g in grad.split(ctx.sizes, dim=1))
+
+
+def concat_channels(parts: list[torch.Tensor]) -> torch.Tensor:
+    """Concatenate on channels; in bf16 training with dense gradients (fp32's strided adds are fast: plain cat)."""
+    if len(parts) == 1:
+        return parts[0]
+    if torch.is_grad_enabled() and parts[0].dtype == torch.bfloat16:
+        return _ChannelConcat.apply(*parts)
+    return torch.cat(parts, dim=1)
+
+
 class Cell(nn.Module):
     """One AutoShrink cell built from a topology."""
 
@@ -109,14 +138,14 @@ class Cell(nn.Module):
         alive = {0: x.new_ones(x.shape[0], 1, 1, 1)} if cut else {}  # per sample: 0 where a node lost all inputs
         for v in self.nodes:
             preds = self.inputs[v]
-            joined = states[preds[0]] if len(preds) == 1 else torch.cat([states[u] for u in preds], dim=1)
+            joined = concat_channels([states[u] for u in preds])
             if cut:  # each edge is cut with chance ``cut``, and a dead node's edges with it
                 kept = [(torch.rand_like(alive[u]) >= cut).to(x.dtype) * alive[u] for u in preds]
                 alive[v] = torch.stack(kept).amax(0)
                 joined = joined * self._widen(kept, [states[u].shape[1] for u in preds])
             states[v] = self.ops[str(v)](joined)
         leaves = [states[v] for v in self.leaves]
-        out = leaves[0] if len(leaves) == 1 else torch.cat(leaves, dim=1)
+        out = concat_channels(leaves)
         if cut:
             out = out * self._widen([alive[v] for v in self.leaves], [s.shape[1] for s in leaves])
         return out + self.projection(x)

@@ -24,6 +24,16 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def native_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively here (AVX512-BF16, AMX): elsewhere bf16 is emulated, slower than fp32."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def describe() -> dict[str, str]:
     """The machine as far as it decides a CPU trial's numbers."""
     import torch

@@ -140,6 +140,11 @@ def memory_format_for(model: nn.Module, channels_last: bool) -> torch.memory_for
     return torch.channels_last if channels_last else torch.contiguous_format
 
 
+def autocast(device: torch.device, settings: ImageTraining) -> torch.autocast:
+    """bf16 autocast where the settings ask for it: convolutions and batch norm in bf16, the loss and Adam in fp32."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=settings.precision == "bf16")
+
+
 #: One candidate's outcome in a joint fit: its FitResult, or the Diverged it would have raised alone.
 Outcome = FitResult | Diverged
 #: (candidate, outcome) once a candidate is finished, before the shared model trains any further
@@ -258,8 +263,9 @@ def fit_candidates(
             if augment is not None:
                 xb = augment(xb, gen)
             xb = xb.contiguous(memory_format=memory_format)
-            logits, yb = _per_candidate(model(xb)), train_y[idx]
-            losses = torch.stack([loss_fn(logits[:, k], yb) for k in active])
+            with autocast(dev, settings):
+                logits, yb = _per_candidate(model(xb)), train_y[idx]
+                losses = torch.stack([loss_fn(logits[:, k], yb) for k in active])
             optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()  # a non-finite loss stays in its candidate's own weights, as it would alone
             optimizer.step()
@@ -274,7 +280,8 @@ def fit_candidates(
                 gen.get_state(), torch.get_rng_state(), epoch, min(position, len(order)), order.cpu(), steps,
                 list(totals), seen,
                 [stop.best for stop in stops], [stop.since_best for stop in stops], [list(h) for h in histories])
-        val_accs = accuracies(model, val_x, val_y, candidates, batch_size=max(1, 1024 // candidates))  # K x memory
+        with autocast(dev, settings):
+            val_accs = accuracies(model, val_x, val_y, candidates, batch_size=max(1, 1024 // candidates))  # K x mem
         for k in active:
             train_loss = totals[k] / max(seen, 1)
             try:

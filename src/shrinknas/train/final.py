@@ -49,6 +49,7 @@ def train_final(
         "width_mult": width_mult,
         "act": act,
         "epochs": fitted.epochs,
+        "precision": settings.precision,
         "test_acc": fitted.final_val_acc,
         "macs": counts.macs,
         "params": counts.params,
