@@ -1,8 +1,10 @@
 """Seconds per candidate training epoch of the complete N-node cell on the paper's proxy (5,000 images).
 
-Compares memory formats (channels_last vs NCHW), thread counts and path dropout (the per-sample edge cuts of
-``--path-dropout``) in one run, so the ratios hold on a noisy machine.
+Compares memory formats (channels_last vs NCHW), thread counts, path dropout (the per-sample edge cuts of
+``--path-dropout``) and arithmetic (fp32 vs bf16 autocast, ``--precision``) in one run, so the ratios hold on a
+noisy machine. A whole ``fit``: training steps and the validation pass, as a candidate trial runs them.
 Usage: python benchmarks/candidate_epoch.py [--dataset fashion-mnist] [--nodes 8] [--epochs 2] [--path-dropout 0 0.1]
+       [--precisions fp32 bf16]
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from emit import emit  # benchmarks/emit.py
 
 
 def seconds_per_epoch(cell: Topology, task: ImageTask, threads: int, channels_last: bool, epochs: int,
-                      path_dropout: float = 0.0) -> float:
+                      path_dropout: float = 0.0, precision: str = "fp32") -> float:
     torch.set_num_threads(threads)
     data = proxy_data(task)
     training = task.training.model_copy(update={"channels_last": channels_last, "epochs": epochs, "early_exit_acc": 0.0,
-                                                "patience": epochs + 1, "path_dropout": path_dropout})
+                                                "patience": epochs + 1, "path_dropout": path_dropout,
+                                                "precision": precision})
     torch.manual_seed(0)
     model = build_proxy_network(cell, task.model_copy(update={"training": training}), data.in_channels, data.n_classes)
     start = time.perf_counter()
@@ -45,6 +48,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts to compare")
     parser.add_argument("--formats", nargs="+", default=["channels_last", "nchw"], choices=["channels_last", "nchw"])
     parser.add_argument("--path-dropout", type=float, nargs="+", default=[0.0], help="edge-cut chances to compare")
+    parser.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
     parser.add_argument("--out", default=None, help="also save the JSON report here")
     args = parser.parse_args()
     task = ImageTask(dataset=args.dataset, training=ImageTraining())
@@ -52,13 +56,15 @@ def main() -> None:
     cell = Topology.complete("cnn", ops)
     data = proxy_data(task)
     counts = count(build_proxy_network(cell, task, data.in_channels, data.n_classes), data.input_shape)
-    variants = [(t, f, p) for t in args.threads for f in args.formats for p in args.path_dropout]
+    variants = [(t, f, p, a) for t in args.threads for f in args.formats for p in args.path_dropout
+                for a in args.precisions]
     times: dict[str, list[float]] = {}
     for _ in range(args.rounds):
-        for threads, form, cut in variants:
-            name = f"threads={threads} {form}" + (f" path_dropout={cut}" if cut else "")
+        for threads, form, cut, precision in variants:
+            name = f"threads={threads} {form}" + (f" path_dropout={cut}" if cut else "") + (
+                f" {precision}" if precision != "fp32" else "")
             times.setdefault(name, []).append(
-                seconds_per_epoch(cell, task, threads, form == "channels_last", args.epochs, cut))
+                seconds_per_epoch(cell, task, threads, form == "channels_last", args.epochs, cut, precision))
     best = {k: min(v) for k, v in times.items()}
     ref = next(iter(best.values()))
     report = {

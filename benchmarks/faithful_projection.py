@@ -9,7 +9,9 @@ as many cells of the same sizes, though not the same cells: where the faithful s
 run of the same N and seed as the paper run), the projection is checked against its measured total.
 Compared with what the fast run spent: its trial seconds (screening fine-tunes included) plus its confirm stage's.
 ``--calibrate``: where the fast run ran on another kind of machine than the paper run, scale the fit by step 0's
-measured over fitted seconds per epoch, so both sides are this machine's seconds.
+measured over fitted seconds per epoch, so both sides are this machine's seconds. ``--calibrate-to RUN``: scale to
+that run's step 0 instead (an fp32 run on the fast run's machine, where the fast run trained in bf16 and the faithful
+search it is compared with trains in the paper's fp32).
 Usage: python benchmarks/faithful_projection.py benchmarks/results/fm8 \
            --paper-run benchmarks/results/fm5_protocols/paper --out benchmarks/results/faithful_projection_fm8.json
 """
@@ -45,14 +47,17 @@ def main() -> None:
     parser.add_argument("--paper-run", type=Path, required=True, help="result folder of a --protocol paper search")
     parser.add_argument("--calibrate", action="store_true",
                         help="the runs ran on different kinds of machine: scale the fit to the fast run's step 0")
+    parser.add_argument("--calibrate-to", type=Path, default=None,
+                        help="scale the fit to this run's step 0 (implies --calibrate)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     fast, paper = trajectory(args.run), trajectory(args.paper_run)
     fast_summary = RunDir(args.run).read_json("summary.json")
     a, b, r2 = fit_epoch_cost(paper)
-    step0 = next(r for r in fast if r["step"] == 0)
+    calibrate = args.calibrate or args.calibrate_to is not None
+    step0 = next(r for r in trajectory(args.calibrate_to or args.run) if r["step"] == 0)
     fitted_step0 = a + b * step0["macs"] / 1e6
-    scale = step0["seconds"] / step0["epochs"] / fitted_step0 if args.calibrate else 1.0
+    scale = step0["seconds"] / step0["epochs"] / fitted_step0 if calibrate else 1.0
     a, b = a * scale, b * scale
     epochs_mean = float(np.mean([r["epochs"] for r in paper]))
     epochs_max = max(r["epochs"] for r in paper)
@@ -67,7 +72,8 @@ def main() -> None:
     report = {
         "run": str(args.run), "paper_run": str(args.paper_run),
         "fit": {"seconds_per_epoch": f"{a:.2f} + {b:.3f} x MMACs", "r2": round(r2, 3), "trials": len(paper),
-                **({"calibrated_by": round(scale, 3)} if args.calibrate else {})},
+                **({"calibrated_by": round(scale, 3)} if calibrate else {}),
+                **({"calibrated_to": str(args.calibrate_to)} if args.calibrate_to else {})},
         "check_step0": {"mmacs": round(step0["macs"] / 1e6, 2), "epochs": step0["epochs"],
                         "measured_seconds_per_epoch": round(step0["seconds"] / step0["epochs"], 1),
                         "fitted_seconds_per_epoch": round(fitted_step0, 1)},

@@ -1,5 +1,6 @@
 """Unbiased proxy scores of the cells finished searches found: each run's final cell (and its complete DAG)
-trained from scratch again on the run's proxy with fresh seeds, the paper's schedule (no path dropout).
+trained from scratch again on the run's proxy with fresh seeds, the paper's schedule (no path dropout) and its
+arithmetic (fp32, whatever ``--precision`` the search trained in), so cells of fp32 and bf16 searches compare.
 
 A search's best S is a maximum over many single-seed trainings, so it is biased upward (the winner's curse),
 and more so the more candidates a protocol scores from scratch. Comparing two protocols' cells by their own
@@ -22,6 +23,11 @@ from shrinknas.search.driver import replay
 from shrinknas.search.metric import score
 from shrinknas.topology import Topology
 from emit import emit  # benchmarks/emit.py
+
+
+def fp32(task):
+    """The task as the paper trains it: a bf16 search's cells are judged in fp32 like everyone else's."""
+    return task.model_copy(update={"training": task.training.model_copy(update={"precision": "fp32"})})
 
 
 def main() -> None:
@@ -49,7 +55,7 @@ def main() -> None:
                         Topology.from_dict(finalist["cell"]), finalist["S"])
         if args.with_complete and all(cell != result.chosen[0].topology for cell, _ in cells.values()):
             cells[(str(folder), "complete")] = (result.chosen[0].topology, result.chosen[0].score)
-    tasks = {c.task.from_scratch() for c in configs.values()}
+    tasks = {fp32(c.task.from_scratch()) for c in configs.values()}
     if len(tasks) != 1:
         raise SystemExit("the runs were searched with different task settings; their proxy scores do not compare")
     config = next(iter(configs.values()))

@@ -5,9 +5,10 @@ The peak is a large square ``torch.mm`` at the same thread count, measured in th
 before and after, so the ratio survives a noisy, shared machine. A profile of further steps says where a step's
 time goes, and so what the whole step would reach if everything but the convolutions cost nothing.
 Variants, all in the same run: channels_last against NCHW at the task's batch size; with ``--batch-sizes``,
-channels_last at other batch sizes; with ``--compile``, channels_last under torch.compile (its compile time too).
+channels_last at other batch sizes; with ``--compile``, channels_last under torch.compile (its compile time too);
+with ``--bf16``, channels_last under bf16 autocast (``--precision bf16``), its FLOP/s still over the fp32 peak.
 Usage: python benchmarks/throughput.py [--dataset fashion-mnist] [--nodes 8] [--threads 1] [--steps 30]
-       [--batch-sizes 32 64 256] [--compile]
+       [--batch-sizes 32 64 256] [--compile] [--bf16]
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from dataclasses import dataclass
 
 import torch
 
-from shrinknas.config import ImageTask
+from shrinknas.config import ImageTask, ImageTraining
 from shrinknas.data.images import proxy_data
 from shrinknas.nets.cnn import build_proxy_network
 from shrinknas.resources import count
 from shrinknas.run import hardware
 from shrinknas.search.autoshrink import derive_seed
 from shrinknas.topology import Topology, balanced_ops
-from shrinknas.train.classify import param_groups
+from shrinknas.train.classify import autocast, param_groups
 from shrinknas.train.common import keep_freed_memory
 from emit import emit  # benchmarks/emit.py
 
@@ -47,21 +48,23 @@ CATEGORIES = (("convolution", ("conv",)), ("batch norm", ("batch_norm",)),
               ("concat and copies", ("aten::cat", "slice", "narrow", "copy_")), ("pooling", ("pool",)))
 
 
-def step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
-    loss = torch.nn.functional.cross_entropy(model(x), y)
+def step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+         settings: ImageTraining = ImageTraining()) -> None:
+    with autocast(x.device, settings):  # as the trainer does it
+        loss = torch.nn.functional.cross_entropy(model(x), y)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
 
 
 def time_shares(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-                steps: int) -> dict[str, float]:
+                steps: int, settings: ImageTraining) -> dict[str, float]:
     """Fraction of a training step's CPU time per op category (profiler self time, so nothing counts twice)."""
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
-            step(model, opt, x, y)
+            step(model, opt, x, y, settings)
     spent: dict[str, float] = {}
     for event in prof.key_averages():
         name = event.key.lower()
@@ -76,13 +79,14 @@ class Variant:
     channels_last: bool = True
     batch_size: int | None = None  # None: the task's
     compiled: bool = False
+    precision: str = "fp32"
 
     @property
     def name(self) -> str:
         name = "channels_last" if self.channels_last else "nchw"
         if self.batch_size is not None:
             name += f"_batch_{self.batch_size}"
-        return name + ("_compiled" if self.compiled else "")
+        return name + ("_compiled" if self.compiled else "") + ("_bf16" if self.precision == "bf16" else "")
 
 
 @dataclass
@@ -109,15 +113,16 @@ def training_flops(cell: Topology, task: ImageTask, steps: int, variant: Variant
 
         inductor.force_disable_caches = True  # the warm-up then counts the compile a fresh candidate would pay
     forward = torch.compile(model) if variant.compiled else model
+    settings = task.training.model_copy(update={"precision": variant.precision})
     start = time.perf_counter()
     for _ in range(3):  # warm-up: allocator, oneDNN primitive caches, the compiler
-        step(forward, opt, x, y)
+        step(forward, opt, x, y, settings)
     warmup = time.perf_counter() - start
     start = time.perf_counter()
     for _ in range(steps):
-        step(forward, opt, x, y)
+        step(forward, opt, x, y, settings)
     flops = 6 * macs * bs * steps / (time.perf_counter() - start)
-    return Measured(flops, time_shares(forward, opt, x, y, max(3, steps // 3)), warmup)
+    return Measured(flops, time_shares(forward, opt, x, y, max(3, steps // 3), settings), warmup)
 
 
 def main() -> None:
@@ -128,6 +133,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch-sizes", type=int, nargs="*", default=[], help="channels_last at these batch sizes too")
     parser.add_argument("--compile", action="store_true", help="channels_last under torch.compile too")
+    parser.add_argument("--bf16", action="store_true", help="channels_last under bf16 autocast too")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -137,6 +143,7 @@ def main() -> None:
     peak_before = matmul_flops()
     variants = [Variant(), Variant(channels_last=False)] + [Variant(batch_size=b) for b in args.batch_sizes]
     variants += [Variant(compiled=True)] if args.compile else []
+    variants += [Variant(precision="bf16")] if args.bf16 else []
     measured = {v.name: training_flops(cell, task, args.steps, v) for v in variants}
     peak = max(peak_before, matmul_flops())
     achieved = {name: m.flops for name, m in measured.items()}
@@ -145,7 +152,7 @@ def main() -> None:
     # free, the whole step would run at this fraction of the peak and no faster
     conv_rate = {fmt: achieved[fmt] / shares[fmt]["convolution"] for fmt in achieved}
     emit({
-        "machine": hardware.describe(),
+        "machine": {**hardware.describe(), "native_bf16": hardware.native_bf16()},
         "threads": args.threads, "nodes": args.nodes, "keep_freed_memory": allocator_tuned,
         "batch_size": task.training.batch_size, "steps": args.steps,
         "matmul_gflops": round(peak / 1e9, 2),
