@@ -1,5 +1,5 @@
 """README's tables of whole searches with an option against the default ("Half the fine-tune steps", "Removals that
-cut off a node") come from committed re-evaluation reports; each report must have re-trained the final cells of the
+cut off a node", "bf16 arithmetic") come from committed re-evaluation reports; each report must have re-trained the final cells of the
 committed run folders it names, agree with the earlier reports where it re-trained the same cell with the same seeds,
 and give the table's numbers."""
 
@@ -36,9 +36,27 @@ CUT_EDGE_REPORTS = {
 # the same option at N=5, each run re-trained alone (seeds 0-2)
 CUT_EDGE_N5_REPORTS = {f"reevaluate_fm5_seed{seed}_cutedge.json": {f"runs/fm5s{seed}_cutedge": f"fm5_cutedge_seed{seed}"}
                        for seed in range(3)}
-REPORTS = {**FT12_REPORTS, **CUT_EDGE_REPORTS, **CUT_EDGE_N5_REPORTS}
-# README section -> its reports, in the order of their search seeds
-SECTIONS = {"### Half the fine-tune steps": FT12_REPORTS, "### Removals that cut off a node": CUT_EDGE_REPORTS}
+# bf16 searches (seeds 0-2), each re-trained alone in fp32; the default's cells are those of the reports above
+BF16_REPORTS = {f"reevaluate_fm8{'' if seed == 0 else f'_seed{seed}'}_bf16.json":
+                {f"runs/fm8s{seed}_bf16": f"fm8_bf16{'' if seed == 0 else f'_seed{seed}'}"} for seed in range(3)}
+BF16_N5_REPORTS = {f"reevaluate_fm5_seed{seed}_bf16.json": {f"runs/fm5s{seed}_bf16": f"fm5_bf16_seed{seed}"}
+                   for seed in range(3)}
+REPORTS = {**FT12_REPORTS, **CUT_EDGE_REPORTS, **CUT_EDGE_N5_REPORTS, **BF16_REPORTS, **BF16_N5_REPORTS}
+Judged = tuple[str, str]  # (report, run): one final cell's fresh scores
+
+
+def pairs(reports: dict[str, dict[str, str]]) -> list[tuple[Judged, Judged]]:
+    """(the default's, the option's) final cell per search seed, from reports that judged both together."""
+    return [tuple((report, run) for run in runs) for report, runs in reports.items()]  # type: ignore[misc]
+
+
+# README section -> (the default's, the option's) final cell per search seed
+SECTIONS = {
+    "### Half the fine-tune steps": pairs(FT12_REPORTS),
+    "### Removals that cut off a node": pairs(CUT_EDGE_REPORTS),
+    "### bf16 arithmetic": [(default, (report, run)) for (default, _), (report, runs) in
+                            zip(pairs(CUT_EDGE_REPORTS), BF16_REPORTS.items()) for run in runs],
+}
 
 
 def cells(report: str) -> dict[str, dict]:
@@ -79,18 +97,38 @@ def live_graph(cell: dict) -> nx.DiGraph:
     return graph.subgraph({0} | {n for edge in topology.edges for n in edge})
 
 
-@pytest.mark.parametrize("report", sorted(CUT_EDGE_REPORTS))
-def test_where_the_default_and_the_option_end_on_the_same_net_it_scores_the_same(report: str) -> None:
-    """README: at the seeds where the node-cutting fine-tune ends on the default's net under other node numbers,
-    the two cells are the same graph of the same ops and train to the same fresh scores."""
-    default, option = (cells(report)[run] for run in CUT_EDGE_REPORTS[report])
-    same = nx.is_isomorphic(live_graph(default["cell"]), live_graph(option["cell"]),
-                            node_match=lambda a, b: a["op"] == b["op"])
+def same_net(a: dict, b: dict) -> bool:
+    return nx.is_isomorphic(live_graph(a), live_graph(b), node_match=lambda x, y: x["op"] == y["op"])
+
+
+@pytest.mark.parametrize(("heading", "seed"), [(h, seed) for h in ("### Removals that cut off a node",
+                                                                   "### bf16 arithmetic") for seed in range(3)])
+def test_where_the_default_and_the_option_end_on_the_same_net_it_scores_the_same(heading: str, seed: int) -> None:
+    """README: at the seeds where an option's search ends on the default's net under other node numbers, the two
+    cells are the same graph of the same ops and train to the same fresh scores (in fp32, whatever the search's
+    arithmetic)."""
+    default, option = (cells(report)[run] for report, run in SECTIONS[heading][seed])
+    same = same_net(default["cell"], option["cell"])
     assert same == (default["S_fresh"] == option["S_fresh"])
-    seed = list(CUT_EDGE_REPORTS).index(report)
-    section = readme_section("### Removals that cut off a node")
-    row = next(line for line in section.splitlines() if line.startswith(f"| {seed} |"))
+    row = next(line for line in readme_section(heading).splitlines() if line.startswith(f"| {seed} |"))
     assert ("the same net" in row) == same
+
+
+def test_the_readme_gives_the_n5_bf16_runs_fresh_scores_next_to_the_default_cells_on_the_same_machine() -> None:
+    """The default's N=5 cells on the bf16 runs' machine kind: seed 0 re-trained there, seed 1 (its run there) and
+    seed 2 (its AVX2 run) the bf16 search's own net, so the bf16 report's scores are the default cell's."""
+    bf16 = [cells(report)[run] for report, runs in BF16_N5_REPORTS.items() for run in runs]
+    default_runs = ["fm5_screen_seed0/plain", "fm5_screen_seed1/plain", "fm5_protocols/last_step/step_rescue_seed2"]
+    finals = [json.loads((RESULTS / run / "summary.json").read_text())["best"]["cell"] for run in default_runs]
+    assert [same_net(final, row["cell"]) for final, row in zip(finals, bf16)] == [False, True, True]
+    seed0 = {c["which"]: c for c in json.loads((RESULTS / "reevaluate_fm5_seed0_plain_finalists.json").read_text())["cells"]}
+    assert seed0["best"]["cell"] == finals[0]
+    defaults = [seed0["best"]["S_fresh_mean"], bf16[1]["S_fresh_mean"], bf16[2]["S_fresh_mean"]]
+    section = readme_section("### bf16 arithmetic")
+    for label, means in (("the default", defaults), ("**bf16**", [row["S_fresh_mean"] for row in bf16])):
+        row = next(line for line in section.splitlines() if line.startswith(f"| {label}: S on 4 fresh seeds |"))
+        printed = [float(x) for x in re.findall(r"(?<![\d.])(0\.\d{3})(?![\d])", row)]
+        assert printed == [round(m, 3) for m in means] + [round(statistics.mean(means), 3)]
 
 
 @pytest.mark.parametrize("heading", sorted(SECTIONS))
@@ -99,8 +137,8 @@ def test_the_readme_table_gives_the_reports_fresh_scores(heading: str) -> None:
     table = {int(m[0]): (float(m[1]), float(m[2]))
              for m in re.findall(r"^\| (\d) \|.*\| \*\*(0\.\d+) / (0\.\d+)\*\* \|$", section, flags=re.M)}
     assert sorted(table) == [0, 1, 2]
-    for seed, report in enumerate(SECTIONS[heading]):
-        default, option = (cells(report)[run]["S_fresh_mean"] for run in SECTIONS[heading][report])
+    for seed, judged in enumerate(SECTIONS[heading]):
+        default, option = (cells(report)[run]["S_fresh_mean"] for report, run in judged)
         assert table[seed] == (round(default, 3), round(option, 3))
 
 
