@@ -41,7 +41,10 @@ BF16_REPORTS = {f"reevaluate_fm8{'' if seed == 0 else f'_seed{seed}'}_bf16.json"
                 {f"runs/fm8s{seed}_bf16": f"fm8_bf16{'' if seed == 0 else f'_seed{seed}'}"} for seed in range(3)}
 BF16_N5_REPORTS = {f"reevaluate_fm5_seed{seed}_bf16.json": {f"runs/fm5s{seed}_bf16": f"fm5_bf16_seed{seed}"}
                    for seed in range(3)}
-REPORTS = {**FT12_REPORTS, **CUT_EDGE_REPORTS, **CUT_EDGE_N5_REPORTS, **BF16_REPORTS, **BF16_N5_REPORTS}
+# both options together (N=8 seed 0): it ended on the bf16 run's own cell
+BF16_CUT_EDGE_REPORTS = {"reevaluate_fm8_bf16_cutedge.json": {"runs/fm8s0_bf16_cutedge": "fm8_bf16_cutedge"}}
+REPORTS = {**FT12_REPORTS, **CUT_EDGE_REPORTS, **CUT_EDGE_N5_REPORTS, **BF16_REPORTS, **BF16_N5_REPORTS,
+           **BF16_CUT_EDGE_REPORTS}
 Judged = tuple[str, str]  # (report, run): one final cell's fresh scores
 
 
@@ -166,3 +169,11 @@ def test_the_readme_gives_the_n5_option_runs_fresh_scores() -> None:
     printed = [float(x) for x in re.findall(r"\*\*(0\.\d+)\*\*", row)]
     means = [cells(report)[run]["S_fresh_mean"] for report, runs in CUT_EDGE_N5_REPORTS.items() for run in runs]
     assert printed == [round(m, 3) for m in means] + [round(statistics.mean(means), 3)]
+
+
+def test_bf16_with_the_node_cutting_fine_tune_ends_on_the_bf16_runs_cell_and_the_readme_says_so() -> None:
+    both = cells("reevaluate_fm8_bf16_cutedge.json")["runs/fm8s0_bf16_cutedge"]
+    bf16 = cells("reevaluate_fm8_bf16.json")["runs/fm8s0_bf16"]
+    assert both["cell"] == bf16["cell"] and both["S_fresh"] == bf16["S_fresh"]
+    paragraph = readme_section("### bf16 arithmetic").split("**With the node-cutting fine-tune too**", 1)[1]
+    assert f"**{both['S_fresh_mean']:.3f}** on the 4 fresh seeds" in paragraph.split("\n\n", 1)[0]
