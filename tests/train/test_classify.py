@@ -136,7 +136,7 @@ def test_only_a_constant_rate_single_fit_pauses() -> None:
         fit(model, data, ImageTraining(epochs=1, schedule="cosine", max_steps=1), seed=0, pause=True)
 
 
-def _bf16_fit(precision: str):
+def _small_fit(precision: str):
     """A few steps of a small cell on digits; returns the fit, the weights and the dtypes the convolutions saw."""
     from shrinknas.data.images import proxy_data
     from shrinknas.train.classify import fit
@@ -154,14 +154,14 @@ def _bf16_fit(precision: str):
 
 
 def test_bf16_training_computes_in_bf16_keeps_fp32_weights_learns_and_repeats_itself() -> None:
-    fitted, weights, seen = _bf16_fit("bf16")
+    fitted, weights, seen = _small_fit("bf16")
     assert seen == {torch.bfloat16}  # training and validation both
     assert all(w.dtype in (torch.float32, torch.int64) for w in weights.values())  # Adam updates fp32 weights
     assert fitted.best_val_acc > 0.5  # 10 classes: chance is 0.1
-    again, again_weights, _ = _bf16_fit("bf16")
+    again, again_weights, _ = _small_fit("bf16")
     assert again.history == fitted.history
     assert all(torch.equal(weights[k], again_weights[k]) for k in weights)
-    fp32, _, fp32_seen = _bf16_fit("fp32")
+    fp32, _, fp32_seen = _small_fit("fp32")
     assert fp32_seen == {torch.float32} and fp32.history != fitted.history
 
 
