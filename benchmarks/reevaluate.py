@@ -5,6 +5,8 @@ arithmetic (fp32, whatever ``--precision`` the search trained in), so cells of f
 A search's best S is a maximum over many single-seed trainings, so it is biased upward (the winner's curse),
 and more so the more candidates a protocol scores from scratch. Comparing two protocols' cells by their own
 best S therefore favours the one that trained more candidates; comparing them on fresh seeds does not.
+A run is read from its result files alone (config.yaml and summary.json), so a published folder under
+benchmarks/results/ can be judged again on another machine, without the run's store.
 Usage: python benchmarks/reevaluate.py runs/fm5_inherit runs/fm5_paper --seeds 2 --workers 2 [--finalists] [--out FILE.json]
 """
 
@@ -19,7 +21,7 @@ from pathlib import Path
 from shrinknas.run.executors import PoolExecutor, evaluate_with
 from shrinknas.run.trial import TrialSpec
 from shrinknas.search.autoshrink import derive_seed
-from shrinknas.search.driver import replay
+from shrinknas.search.driver import written_config
 from shrinknas.search.metric import score
 from shrinknas.topology import Topology
 from emit import emit  # benchmarks/emit.py
@@ -32,7 +34,8 @@ def fp32(task):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("runs", type=Path, nargs="+", help="finished run directories with the same task settings")
+    parser.add_argument("runs", type=Path, nargs="+",
+                        help="finished runs (run directories or their published result folders), same task settings")
     parser.add_argument("--seeds", type=int, default=2, help="fresh seeds per cell")
     parser.add_argument("--with-complete", action="store_true", help="re-train the complete DAG too (once)")
     parser.add_argument("--finalists", action="store_true",
@@ -42,8 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     cells, configs = {}, {}
     for folder in args.runs:
-        config, result = replay(folder)
-        configs[str(folder)] = config
+        configs[str(folder)] = written_config(folder)
         # the run's final cell: the confirm stage's pick where it ran (summary.json), else the search's best
         summary = json.loads((folder / "summary.json").read_text())
         final = summary["best"]
@@ -53,8 +55,9 @@ def main() -> None:
                 if finalist["cell"] != final["cell"]:
                     cells[(str(folder), f"finalist_step_{finalist['step']}")] = (
                         Topology.from_dict(finalist["cell"]), finalist["S"])
-        if args.with_complete and all(cell != result.chosen[0].topology for cell, _ in cells.values()):
-            cells[(str(folder), "complete")] = (result.chosen[0].topology, result.chosen[0].score)
+        complete = summary["complete_dag"]
+        if args.with_complete and all(cell.to_dict() != complete["cell"] for cell, _ in cells.values()):
+            cells[(str(folder), "complete")] = (Topology.from_dict(complete["cell"]), complete["S"])
     tasks = {fp32(c.task.from_scratch()) for c in configs.values()}
     if len(tasks) != 1:
         raise SystemExit("the runs were searched with different task settings; their proxy scores do not compare")

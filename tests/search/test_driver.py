@@ -7,8 +7,8 @@ import pytest
 from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
 from shrinknas.run.executors import SerialExecutor
 from shrinknas.run.store import RunStore
-from shrinknas.errors import ShrinkNASError
-from shrinknas.search.driver import replay, run_autoshrink, stored_config
+from shrinknas.errors import BadInputError, ShrinkNASError
+from shrinknas.search.driver import replay, run_autoshrink, stored_config, written_config
 
 
 def tiny(protocol: str) -> AutoShrinkConfig:
@@ -23,6 +23,14 @@ def test_a_finished_run_gives_back_the_settings_it_was_started_with(tmp_path):
     run_autoshrink(config, tmp_path, SerialExecutor(threads_per_trial=1))
     with RunStore.read(tmp_path) as store:
         assert stored_config(store) == config
+    assert written_config(tmp_path) == config  # config.yaml alone, as in a published results folder
+
+
+def test_a_corrupt_written_config_is_one_line_naming_the_file(tmp_path):
+    run_autoshrink(tiny("paper"), tmp_path, SerialExecutor(threads_per_trial=1))
+    (tmp_path / "config.yaml").write_text("search:\n  nodes: many\n")
+    with pytest.raises(BadInputError, match=r"config.yaml: search.nodes"):
+        written_config(tmp_path)
 
 
 @pytest.mark.parametrize("protocol", ["inherit", "paper"])

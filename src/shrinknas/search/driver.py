@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..config import AutoShrinkConfig, ImageTask, TextTask, dump_yaml, identity
+from ..config import AutoShrinkConfig, ImageTask, TextTask, dump_yaml, identity, load_yaml, validated
 from ..errors import ShrinkNASError
 from ..run.executors import Executor, SerialExecutor
 from ..run.rundir import BEST_CELL, CONFIG, SUMMARY, TRAJECTORY, RunDir
@@ -97,6 +97,13 @@ def stored_identity(config: AutoShrinkConfig, threads_per_trial: int) -> dict[st
 def stored_config(store: RunStore) -> AutoShrinkConfig:
     """The settings a stored AutoShrink run was started with (for scripts that study a finished run)."""
     return AutoShrinkConfig.model_validate({k: v for k, v in store.config().items() if k != THREADS_KEY})
+
+
+def written_config(run_dir: Path | str) -> AutoShrinkConfig:
+    """The settings a run wrote to its config.yaml: where only a run's result files were kept (a published results
+    folder), its cells can still be re-trained with the task they were searched on."""
+    path = RunDir(run_dir).file(CONFIG)
+    return validated(AutoShrinkConfig, load_yaml(path), str(path))
 
 
 def confirmed_summary(f: Confirmed) -> dict[str, Any]:

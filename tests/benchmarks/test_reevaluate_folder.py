@@ -1,0 +1,37 @@
+"""``benchmarks/reevaluate.py`` judges a published results folder (config.yaml and summary.json, no store) again:
+the cells it re-trains are the run's own, on the task the run searched."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
+from shrinknas.run.executors import SerialExecutor
+from shrinknas.search.driver import run_autoshrink
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import reevaluate  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
+
+
+def test_a_results_folder_without_its_store_is_judged_on_fresh_seeds(tmp_path, monkeypatch):
+    config = AutoShrinkConfig(
+        search=SearchSettings(nodes=3, candidates=2, stop_edges=1, seed=4, protocol="paper"),
+        task=ImageTask(dataset="digits", proxy_train=200, proxy_val=40, training=ImageTraining(epochs=1, batch_size=50)),
+    )
+    run = tmp_path / "run"
+    summary = run_autoshrink(config, run, SerialExecutor(threads_per_trial=1))
+    (run / "trials.sqlite").unlink()
+    out = tmp_path / "report.json"
+    monkeypatch.setattr(sys, "argv", ["reevaluate.py", str(run), "--seeds", "2", "--workers", "1",
+                                      "--with-complete", "--out", str(out)])
+    reevaluate.main()
+    rows = {row["which"]: row for row in json.loads(out.read_text())["cells"]}
+    assert set(rows) == {"best", "complete"}
+    for which, found in (("best", summary["best"]), ("complete", summary["complete_dag"])):
+        row = rows[which]
+        assert row["cell"] == found["cell"] and row["macs"] == found["macs"] and row["S_in_search"] == round(found["S"], 4)
+        assert len(row["S_fresh"]) == 2 and row["S_fresh"][0] != row["S_fresh"][1]  # two seeds, two trainings
