@@ -10,6 +10,9 @@ For chosen steps of an inherit run, the step's own K candidates (the run's sampl
 All candidates are ranked by S. Reported per step: Kendall tau of every budget against from-scratch, of the
 second scratch seed against the first (how far the paper protocol agrees with itself: the ceiling), whether the
 winners agree, the from-scratch S lost by taking the fine-tune winner, and the seconds each protocol spent.
+On the steps of a paper-protocol run (a faithful search), the parents are its kept cells trained again with the
+run's own trial (same key, same numbers), and ``--scratch-epochs`` equal to the run's with ``--scratch-seeds 1``
+reads its own from-scratch trials back: the fast protocol ranked on a faithful search's path, against that search.
 ``--reuse REPORT`` reads back what an earlier report measured (training is deterministic), so adding a seed to a
 full-schedule reference trains only that seed.
 Usage: python benchmarks/fidelity.py runs/fm8 --steps 5 15 --workers 2 --out benchmarks/results/fidelity_fm8.json
@@ -78,15 +81,39 @@ def run_files(run: Path) -> tuple[AutoShrinkConfig, dict[int, Topology]]:
     return config, kept
 
 
-def step_specs(store: RunStore, config: AutoShrinkConfig, step: int, variants: Variants, only: list[int] | None):
-    """(label, spec) of every trial measured at ``step``: the K candidates under every protocol variant."""
+def parent_weights(store: RunStore, config: AutoShrinkConfig, steps: list[int], workers: int
+                   ) -> dict[int, ParentWeights]:
+    """The trained parent of each step: an inherit run's stored weights; a paper run keeps none, so its kept cells
+    are trained again exactly as the run trained them (the same trial key, so the same numbers, checked), and the
+    fast protocol's fine-tunes can be ranked on a faithful search's own steps against its own from-scratch scores."""
     kept = {row["step"]: row for row in store.steps()}
-    parent_row = kept[step - 1]
-    parent_topology = Topology.from_dict(parent_row["topology"])
-    stored = store.get(parent_row["key"])
-    if stored is None or stored.weights is None:
-        raise SystemExit(f"step {step - 1} of {store.path} has no stored weights: is it an inherit run?")
-    parent = ParentWeights(parent_row["key"], parent_topology, stored.weights)
+    found, retrain = {}, {}
+    for step in steps:
+        row = kept[step - 1]
+        topology = Topology.from_dict(row["topology"])
+        stored = store.get(row["key"])
+        if stored is not None and stored.weights is not None:
+            found[step] = ParentWeights(row["key"], topology, stored.weights)
+        elif config.search.protocol == "paper" and stored is not None:
+            spec = TrialSpec(topology, config.task, derive_seed(config.search.seed, "trial", step - 1), keep_weights=True)
+            if spec.key() != row["key"]:
+                raise SystemExit(f"step {step - 1} of {store.path} was not trained as this script would train it again")
+            retrain[step] = (spec, stored)
+        else:
+            raise SystemExit(f"step {step - 1} of {store.path} has no stored weights: is it an inherit run?")
+    results = evaluate_with(PoolExecutor(workers))([spec for spec, _ in retrain.values()]) if retrain else []
+    for (step, (spec, stored)), again in zip(retrain.items(), results):
+        if (again.val_acc, again.epochs) != (stored.val_acc, stored.epochs):
+            raise SystemExit(f"step {step - 1}'s cell trained again gave val_acc {again.val_acc} in {again.epochs} "
+                             f"epochs, the run {stored.val_acc} in {stored.epochs}: another kind of machine?")
+        found[step] = ParentWeights(spec.key(), spec.topology, again.weights)
+    return found
+
+
+def step_specs(config: AutoShrinkConfig, step: int, variants: Variants, only: list[int] | None,
+               parent: ParentWeights):
+    """(label, spec) of every trial measured at ``step``: the K candidates under every protocol variant."""
+    parent_topology = parent.topology
     settings, task = config.search, config.task
     assert isinstance(task, ImageTask)
     # the run's own trial seed first, then others: every variant's j-th seed is the same
@@ -323,7 +350,10 @@ def rescore(report_path: Path, run: Path | None = None, compose: tuple[tuple[int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("run", type=Path, nargs="?", help="directory of a finished --protocol inherit run")
+    parser.add_argument("run", type=Path, nargs="?",
+                        help="directory of a finished run: --protocol inherit, or paper (its kept cells are trained "
+                             "again as the fine-tunes' parents; --scratch-epochs as the run's and --scratch-seeds 1 "
+                             "read its own trials back as the from-scratch side)")
     parser.add_argument("--steps", type=int, nargs="+", default=[5, 15])
     parser.add_argument("--only", nargs="+", default=[], metavar="STEP:I,J",
                         help="at STEP measure only the candidates at these positions of the run's sample (0-based)")
@@ -382,9 +412,10 @@ def main() -> None:
         if step in args.steps and old.get("only") != only.get(step):
             raise SystemExit(f"a --reuse report measured other candidates at step {step} (--only)")
     macs = run_macs(args.run) if reused else {}
-    jobs = [(step, *step_specs(store, config, step, variants, only.get(step))) for step in args.steps]
-    specs = [spec for step, _, labelled in jobs for name, _, spec in labelled if (step, name) not in reused]
     start = time.perf_counter()
+    parents = parent_weights(store, config, args.steps, args.workers)
+    jobs = [(step, *step_specs(config, step, variants, only.get(step), parents[step])) for step in args.steps]
+    specs = [spec for step, _, labelled in jobs for name, _, spec in labelled if (step, name) not in reused]
     unique = {same_training(spec): spec for spec in specs}  # a rule that leaves a candidate's budget alone: once
     # the run's own trials are read back, unless the run trained them on another kind of machine
     in_run = {} if machine_changed else store.get_many(spec.key() for spec in unique.values())

@@ -1,0 +1,59 @@
+"""``benchmarks/fidelity.py`` on a faithful (paper-protocol) run: its kept cells are trained again as the parents
+of the fine-tunes, and its own from-scratch trials are the reference, read back rather than trained."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
+from shrinknas.run.executors import SerialExecutor
+from shrinknas.search.driver import replay, run_autoshrink
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import fidelity  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
+
+
+def faithful_run(folder: Path) -> Path:
+    config = AutoShrinkConfig(
+        search=SearchSettings(nodes=4, candidates=3, stop_edges=3, seed=2, protocol="paper"),
+        task=ImageTask(dataset="digits", proxy_train=400, proxy_val=80,
+                       training=ImageTraining(epochs=4, batch_size=50, early_exit_acc=0.0)),
+    )
+    run_autoshrink(config, folder, SerialExecutor(threads_per_trial=1))
+    return folder
+
+
+def test_a_paper_runs_steps_are_ranked_by_fine_tunes_against_its_own_scratch_trials(tmp_path, monkeypatch):
+    run = faithful_run(tmp_path / "run")
+    out = tmp_path / "report.json"
+    monkeypatch.setattr(sys, "argv", ["fidelity.py", str(run), "--steps", "1", "2", "--budgets", "3",
+                                      "--scratch-epochs", "4", "--scratch-seeds", "1", "--workers", "1",
+                                      "--out", str(out)])
+    fidelity.main()  # exits if a parent trained again does not give the run's own numbers
+    report = json.loads(out.read_text())
+    _, searched = replay(run)
+    for row in report["steps"]:
+        own = [c for c in searched.candidates if c.step == row["step"]]
+        # the reference is the run's own from-scratch trials, in the run's sampling order
+        assert row["S"]["scratch"] == [round(c.score, 5) for c in own]
+        assert row["val_acc"]["scratch"] == [c.result.val_acc for c in own]
+        # the fine-tunes are trained here, from the parent trained again: other numbers than from scratch
+        assert len(row["val_acc"]["finetune_3"]) == len(own) and row["val_acc"]["finetune_3"] != row["val_acc"]["scratch"]
+        assert "kendall_tau_vs_scratch" in row["variants"]["finetune_3"]
+
+
+def test_a_parent_that_does_not_train_again_to_the_runs_numbers_stops_the_script(tmp_path, monkeypatch):
+    run = faithful_run(tmp_path / "run")
+    with sqlite3.connect(run / "trials.sqlite") as conn:  # step 0's trial, as if another machine had trained it
+        conn.execute("UPDATE trials SET val_acc = 0.5 WHERE key = (SELECT key FROM steps WHERE step = 0)")
+    monkeypatch.setattr(sys, "argv", ["fidelity.py", str(run), "--steps", "1", "--budgets", "3",
+                                      "--scratch-epochs", "4", "--scratch-seeds", "1", "--workers", "1"])
+    with pytest.raises(SystemExit, match="step 0's cell trained again gave val_acc"):
+        fidelity.main()
