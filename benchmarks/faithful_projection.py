@@ -86,6 +86,9 @@ def main() -> None:
             "cells": len(paper), "trial_seconds": round(sum(r["seconds"] for r in paper)),
             "seconds_per_cell": round(sum(r["seconds"] for r in paper) / len(paper), 1),
             "projected_seconds_per_cell": round(projected(epochs_mean) / len(fast), 1),
+            # where both searches ran to the end: the ratio itself, and how many cells each trained
+            "cells_over_fast_cells": round(len(paper) / len(fast), 2),
+            "ratio_faithful_over_fast": round(sum(r["seconds"] for r in paper) / spent, 1),
         } if same_search else None,
         "fast_trial_seconds": {"search": round(search_seconds),
                                "confirm": round(confirm.get("trial_seconds", 0.0)), "total": round(spent)},
