@@ -40,7 +40,7 @@ from shrinknas.run.rundir import CONFIG, RunDir
 from shrinknas.run.store import RunStore
 from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec, edges_cut_off, image_training
 from shrinknas.search.autoshrink import derive_seed, initial_cell, sample_removals
-from shrinknas.search.driver import replay, stored_config
+from shrinknas.search.driver import stored_config
 from shrinknas.search.metric import score
 from shrinknas.topology import Topology
 from emit import emit  # benchmarks/emit.py
@@ -187,11 +187,15 @@ def scratch_mean(scores: dict[str, list[float]], leave_out: str | None = None) -
 
 
 def read_reference(folder: Path, config: AutoShrinkConfig) -> dict[tuple[int, Topology], TrialResult]:
-    """The from-scratch results of a finished paper-protocol run, by (step, cell)."""
-    ref_config, ref = replay(folder)
+    """The from-scratch results of a paper-protocol run of the same settings, by (step, cell), from its plain files:
+    a published folder, or a run still going, serves for the steps it has finished."""
+    ref_config, _ = run_files(folder)
     if ref_config.search.protocol != "paper" or ref_config.task != config.task:
         raise SystemExit(f"{folder} is not a --protocol paper run of the same task settings")
-    return {(c.step, c.topology): c.result for c in ref.candidates}
+    ops = initial_cell(ref_config).ops
+    fields = ("status", "val_acc", "val_ppl", "macs", "params", "seconds", "epochs", "error")
+    return {(row["step"], Topology(config.task.task, ops, tuple(map(tuple, row["edges"])))):
+            TrialResult(key=row["key"], **{f: row[f] for f in fields}) for row in RunDir(folder).read_trajectory()}
 
 
 def tau(a: list[float], b: list[float]) -> float | None:

@@ -20,11 +20,11 @@ sys.path.insert(0, str(BENCHMARKS))
 import fidelity  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
 
 
-def faithful_run(folder: Path) -> Path:
+def faithful_run(folder: Path, protocol: str = "paper") -> Path:
     config = AutoShrinkConfig(
-        search=SearchSettings(nodes=4, candidates=3, stop_edges=3, seed=2, protocol="paper"),
+        search=SearchSettings(nodes=4, candidates=3, stop_edges=3, seed=2, protocol=protocol),
         task=ImageTask(dataset="digits", proxy_train=400, proxy_val=80,
-                       training=ImageTraining(epochs=4, batch_size=50, early_exit_acc=0.0)),
+                       training=ImageTraining(epochs=4, batch_size=50, early_exit_acc=0.0, finetune_steps=3)),
     )
     run_autoshrink(config, folder, SerialExecutor(threads_per_trial=1))
     return folder
@@ -57,3 +57,23 @@ def test_a_parent_that_does_not_train_again_to_the_runs_numbers_stops_the_script
                                       "--scratch-epochs", "4", "--scratch-seeds", "1", "--workers", "1"])
     with pytest.raises(SystemExit, match="step 0's cell trained again gave val_acc"):
         fidelity.main()
+
+
+def test_a_fast_runs_step_is_ranked_against_a_faithful_runs_files_without_training(tmp_path, monkeypatch):
+    """Step 1 stands on the same parent in both searches (the complete DAG): the fast run's own fine-tunes are read
+    back from its store, the faithful run's from-scratch trials from its trajectory alone (a run still going, or a
+    published folder, has no summary or store to offer)."""
+    fast, faithful = faithful_run(tmp_path / "fast", "inherit"), faithful_run(tmp_path / "faithful")
+    for name in ("summary.json", "trials.sqlite"):
+        (faithful / name).unlink()
+    out = tmp_path / "report.json"
+    monkeypatch.setattr(sys, "argv", ["fidelity.py", str(fast), "--steps", "1", "--budgets", "3",
+                                      "--reference", str(faithful), "--workers", "1", "--out", str(out)])
+    fidelity.main()
+    (row,) = json.loads(out.read_text())["steps"]
+    _, fast_search = replay(fast)
+    faithful_rows = [r for r in map(json.loads, (faithful / "trajectory.jsonl").read_text().splitlines())
+                     if r["step"] == 1]
+    assert row["val_acc"]["finetune_3"] == [c.result.val_acc for c in fast_search.candidates if c.step == 1]
+    assert row["val_acc"]["scratch"] == [r["val_acc"] for r in faithful_rows]
+    assert row["scratch_seconds"] == round(sum(r["seconds"] for r in faithful_rows), 1)
