@@ -31,6 +31,8 @@ def run_folder(report: Path) -> Path:
     """The committed plain files of the run a report measured."""
     if "seed1_plain" in report.name:
         return RESULTS / "fm8_screen_seed1" / "plain"
+    if "fm8_plain" in report.name:
+        return RESULTS / "fm8_plain"
     return RESULTS / ("fm8_intel" if "intel" in report.name else "fm8_screen" if "screen" in report.name else "fm8")
 
 
@@ -126,3 +128,16 @@ def test_a_longer_screen_does_not_rank_more_like_the_full_fine_tune() -> None:
     kept = {(screen, top): picks_a_screen_keeps(report, f"finetune_{screen}", top)
             for screen, report in ((8, SEED1_SCREEN8), (12, longer), (16, longer)) for top in (3, 5)}
     assert kept == {(8, 3): 6, (12, 3): 8, (16, 3): 5, (8, 5): 10, (12, 5): 12, (16, 5): 10}
+
+
+def test_step_1_against_a_faithful_search_gives_the_readme_figures() -> None:
+    """README ("Step 1 against a faithful search's own trials"): 4,866 trial seconds from scratch against 204
+    fine-tuned, 23.8x; tau -0.21; the fine-tuned pick loses 0.023 S; 0->6 is the from-scratch pick."""
+    report = RESULTS / "fidelity_fm8_plain_step1_faithful.json"
+    (step,) = fidelity.rescore(report, run_folder(report))["steps"]
+    finetuned = step["variants"]["finetune_24"]
+    assert (step["scratch_seconds"], finetuned["seconds"], finetuned["seconds_ratio_scratch_over_this"]) == (
+        4865.7, 204.1, 23.84)
+    assert (finetuned["kendall_tau_vs_scratch"], finetuned["scratch_S_lost"]) == (-0.21, 0.023)
+    acc = step["val_acc"]
+    assert max(acc["scratch"]) == acc["scratch"][1] == 0.879 and acc["finetune_24"][1] == 0.804
