@@ -243,6 +243,22 @@ def test_a_run_another_live_process_is_searching_is_refused(tmp_path):
         assert len(store.results()) == 3
 
 
+def test_a_run_left_running_before_the_machine_restarted_resumes_even_if_its_pid_is_taken(tmp_path):
+    _filled_store(tmp_path)
+    with subprocess.Popen(["sleep", "30"]) as other:  # the old pid, now some other live process
+        try:
+            with closing(sqlite3.connect(tmp_path / STORE_NAME)) as conn, conn:
+                conn.execute("UPDATE meta SET value = ? WHERE name = 'pid'", (str(other.pid),))
+                conn.execute("UPDATE meta SET value = 'running' WHERE name = 'state'")
+                conn.execute("UPDATE meta SET value = 'an-earlier-boot' WHERE name = 'boot'")
+            with RunStore.read(tmp_path) as store:
+                assert store.state() == "stopped"
+            with RunStore.open(tmp_path, "autoshrink", CONFIG) as store:
+                assert len(store.results()) == 3
+        finally:
+            other.kill()
+
+
 def test_a_run_records_its_machine_and_a_resume_on_another_kind_says_so(tmp_path, caplog):
     from shrinknas.run import hardware
 

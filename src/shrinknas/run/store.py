@@ -247,7 +247,7 @@ class RunStore:
 
     def set_state(self, state: str) -> None:
         """``running`` (by this process), ``interrupted``, ``failed`` or ``finished``: what ``runs ls`` shows."""
-        values = [("state", state), ("pid", str(os.getpid())), ("host", socket.gethostname())]
+        values = [("state", state), ("pid", str(os.getpid())), ("host", socket.gethostname()), ("boot", _boot_id())]
         with self._sqlite_errors("write"), self._conn:
             self._conn.executemany("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", values)
 
@@ -263,11 +263,14 @@ class RunStore:
                 self._conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('final', ?)", (value,))
 
     def state(self) -> str:
-        """The recorded state, or ``stopped`` for a run whose process on this machine is gone (killed, crashed)."""
+        """The recorded state, or ``stopped`` for a run whose process on this machine is gone (killed, crashed, or
+        the machine restarted since: its pid may then name another process)."""
         state = self.meta("state") or "?"
         pid = self.meta("pid")
-        if state == "running" and pid and self.meta("host") == socket.gethostname() and not _alive(int(pid)):
-            return "stopped"
+        if state == "running" and pid and self.meta("host") == socket.gethostname():
+            restarted = self.meta("boot") not in (None, _boot_id())
+            if restarted or not _alive(int(pid)):
+                return "stopped"
         return state
 
     # ----- trials -----
@@ -438,6 +441,14 @@ def find_runs(root: Path) -> list[Path]:
     found = [root] if store_path(root).is_file() else []
     found += sorted(p for p in root.iterdir() if p.is_dir() and store_path(p).is_file())
     return found
+
+
+def _boot_id() -> str:
+    """This boot of the machine (Linux; elsewhere empty: a restart then goes unnoticed, only a dead pid counts)."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
 
 
 def _alive(pid: int) -> bool:
