@@ -140,7 +140,9 @@ def step_specs(config: AutoShrinkConfig, step: int, variants: Variants, only: li
         if variants.finetune_other_seed:
             trials.append((f"{name}_other_seed", finetune(b, schedule, handover, rule), other_seed, parent))
     if variants.scratch_epochs is not None:
-        paper = task.from_scratch()  # as the paper trains: no path dropout or other inherit-only setting
+        # as the paper trains: no path dropout or other inherit-only setting; on a paper run, its own task (its trials
+        # were keyed with it, so the run's seed is read back, not trained again)
+        paper = task if settings.protocol == "paper" else task.from_scratch()
         scratch_task = paper.model_copy(update={"training": paper.training.model_copy(
             update={"epochs": variants.scratch_epochs})})
         for j, s in enumerate(seeds[: variants.scratch_seeds]):

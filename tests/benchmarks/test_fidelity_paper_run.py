@@ -12,7 +12,10 @@ import pytest
 
 from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
 from shrinknas.run.executors import SerialExecutor
-from shrinknas.search.driver import replay, run_autoshrink
+from shrinknas.run.store import RunStore
+from shrinknas.run.trial import ParentWeights
+from shrinknas.search.driver import replay, run_autoshrink, stored_config
+from shrinknas.topology import Topology
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
@@ -39,6 +42,15 @@ def test_a_paper_runs_steps_are_ranked_by_fine_tunes_against_its_own_scratch_tri
     fidelity.main()  # exits if a parent trained again does not give the run's own numbers
     report = json.loads(out.read_text())
     _, searched = replay(run)
+    with RunStore.read(run) as store:  # the from-scratch side is the run's own trials: read back, never trained
+        config = stored_config(store)
+        parents = {row["step"] + 1: ParentWeights(row["key"], Topology.from_dict(row["topology"]), b"")
+                   for row in store.steps()}
+        for step in (1, 2):
+            _, labelled = fidelity.step_specs(config, step, fidelity.Variants((3,), 4, scratch_seeds=1), None,
+                                              parents[step])
+            scratch = [spec.key() for name, _, spec in labelled if name == "scratch"]
+            assert len(store.get_many(scratch)) == len(scratch) == 3
     for row in report["steps"]:
         own = [c for c in searched.candidates if c.step == row["step"]]
         # the reference is the run's own from-scratch trials, in the run's sampling order
