@@ -30,17 +30,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 from scipy.stats import kendalltau
 
 from shrinknas.config import AutoShrinkConfig, ImageTask
 from shrinknas.run import hardware
 from shrinknas.run.executors import PoolExecutor, evaluate_with
-from shrinknas.run.rundir import CONFIG, RunDir
+from shrinknas.run.rundir import RunDir
 from shrinknas.run.store import RunStore
 from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec, edges_cut_off, image_training
 from shrinknas.search.autoshrink import derive_seed, initial_cell, sample_removals
-from shrinknas.search.driver import stored_config
+from shrinknas.search.driver import stored_config, written_config
 from shrinknas.search.metric import score
 from shrinknas.topology import Topology
 from emit import emit  # benchmarks/emit.py
@@ -73,12 +72,15 @@ def step_cells(kept: dict[int, Topology], config: AutoShrinkConfig, step: int, o
 def run_files(run: Path) -> tuple[AutoShrinkConfig, dict[int, Topology]]:
     """A run directory's settings and kept cells from its plain files (config.yaml, trajectory.jsonl): what a
     committed result folder holds without the store, enough to summarise a report again."""
-    folder = RunDir(run)
-    config = AutoShrinkConfig.model_validate(yaml.safe_load(folder.file(CONFIG).read_text()))
+    config = written_config(run)
     ops = initial_cell(config).ops
-    kept = {row["step"]: Topology(config.task.task, ops, tuple(map(tuple, row["edges"])))
-            for row in folder.read_trajectory() if row["kept"]}
+    kept = {row["step"]: row_cell(config, ops, row) for row in RunDir(run).read_trajectory() if row["kept"]}
     return config, kept
+
+
+def row_cell(config: AutoShrinkConfig, ops: tuple[str, ...], row: dict) -> Topology:
+    """The cell a trajectory row trained: the run's node ops (drawn from its seed once) with the row's edges."""
+    return Topology(config.task.task, ops, tuple(map(tuple, row["edges"])))
 
 
 def parent_weights(store: RunStore, config: AutoShrinkConfig, steps: list[int], workers: int
@@ -196,8 +198,8 @@ def read_reference(folder: Path, config: AutoShrinkConfig) -> dict[tuple[int, To
         raise SystemExit(f"{folder} is not a --protocol paper run of the same task settings")
     ops = initial_cell(ref_config).ops
     fields = ("status", "val_acc", "val_ppl", "macs", "params", "seconds", "epochs", "error")
-    return {(row["step"], Topology(config.task.task, ops, tuple(map(tuple, row["edges"])))):
-            TrialResult(key=row["key"], **{f: row[f] for f in fields}) for row in RunDir(folder).read_trajectory()}
+    return {(row["step"], row_cell(ref_config, ops, row)): TrialResult(key=row["key"], **{f: row[f] for f in fields})
+            for row in RunDir(folder).read_trajectory()}
 
 
 def tau(a: list[float], b: list[float]) -> float | None:
