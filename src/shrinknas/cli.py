@@ -413,6 +413,9 @@ def runs_show(
         console.print("final cell (confirm stage): " + (
             f"step {final_step}'s, mean S {_fmt_score(p.final_score)} on fresh seeds" if final_step is not None
             else "every finalist failed, so the best S above"), markup=False)
+    if p.round_label and p.state != "finished":
+        console.print(f"last round of trainings: {p.round_label}, {p.round_done} of {p.round_total} finished "
+                      f"(round started {_fmt_when(p.round_started)})", markup=False)
     table = Table(title="kept candidate of every step")
     for col in ("step", "edges", "val_acc", "val_ppl", "MACs", "params", "S"):
         table.add_column(col, justify="right")

@@ -115,6 +115,9 @@ def test_sigkill_mid_step_then_resume_gives_the_same_search(cli, tmp_path, unint
 
     code, listing, _ = cli("runs", "ls", tmp_path)
     assert code == 0 and "stopped" in listing  # the process is gone without a word
+    code, shown, _ = cli("runs", "show", out)  # how far into its step it got: step 0's one trial, then step 1's
+    assert code == 0 and "last round of trainings: step 1, candidates (parent: " in shown
+    assert f"edges), {rows_at_kill - 1} of {K} finished" in shown.replace("\n", " ")
 
     code, stdout, err = cli(*TINY_SEARCH, "--workers", "1", "--out", out)  # resumed by another executor: serial
     assert code == 0, err
@@ -137,6 +140,7 @@ def test_sigkill_mid_step_then_resume_gives_the_same_search(cli, tmp_path, unint
     assert f"steps {summary['steps']}, trainings {summary['trials'] + replaced} + {trainings} confirm trainings " \
         "(0 failed)" in shown
     assert f"final cell (confirm stage): step {summary['best']['step']}'s, mean S " in shown.replace("\n", " ")
+    assert "last round of trainings" not in shown  # a finished run has none under way
 
 
 def test_ctrl_c_keeps_the_store_and_prints_a_command_that_resumes(cli, tmp_path, uninterrupted):

@@ -81,6 +81,20 @@ def test_progress_counts_trials_steps_and_best_score(tmp_path):
     assert progress.method == "autoshrink" and progress.state == "running"
 
 
+def test_progress_says_how_far_the_round_under_way_is(tmp_path):
+    specs = make_specs(5)
+    with RunStore.open(tmp_path, "autoshrink", CONFIG) as store:
+        assert store.progress().round_label is None and store.progress().round_total == 0  # nothing started yet
+        store.put(specs[0], _result(specs[0]))
+        store.record_round("step 1, candidates", [spec.key() for spec in specs[:4]])  # one of them already stored
+        store.put(specs[2], _result(specs[2]))
+        store.put(specs[4], _result(specs[4]))  # not of this round
+        progress = store.progress()
+    assert progress.round_label == "step 1, candidates"
+    assert (progress.round_done, progress.round_total) == (2, 4)
+    assert progress.round_started is not None
+
+
 def test_other_settings_are_refused_naming_force_new(tmp_path):
     _filled_store(tmp_path)
     changed = {"search": {"nodes": 5, "seed": 0}, "task": CONFIG["task"]}

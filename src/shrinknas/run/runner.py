@@ -38,6 +38,7 @@ class TrialRunner:
         self.store = store
         self.executor = executor
         self.counts = RunnerCounts()
+        self.label = "trainings"  # what the next batch is, for the store's progress (a strategy's step, say)
 
     def run(self, specs: Sequence[TrialSpec], on_result: IndexCallback | None = None) -> list[TrialResult]:
         """Results in the order of ``specs``; stored keys are read back, the others (and stored failures that may
@@ -53,6 +54,7 @@ class TrialRunner:
         todo = [specs[indices[0]] for key, indices in where.items() if key not in results]
         if todo:
             log.info("training %d trials, %d read back from the store", len(todo), len(where) - len(todo))
+            self.store.record_round(self.label, list(where))
         with closing(self.executor.map_unordered(todo)) as finished:
             for index, result in finished:
                 key = todo[index].key()

@@ -84,6 +84,12 @@ class RunProgress:
     final_key: str | None = None  # the confirm stage's pick, where it ran (else the final cell is best_key's)
     final_score: float | None = None  # its mean S over the fresh seeds
     confirm_trainings: int = 0  # of ``trials``, those the confirm stage ran
+    # the batch of trainings the run was last at (a step's candidates, the confirm stage): a step of from-scratch
+    # candidates can take an hour, and these say how far into it the run is
+    round_label: str | None = None
+    round_done: int = 0
+    round_total: int = 0
+    round_started: float | None = None
 
 
 def store_path(run_dir: Path) -> Path:
@@ -262,6 +268,12 @@ class RunStore:
             else:
                 self._conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('final', ?)", (value,))
 
+    def record_round(self, label: str, keys: list[str]) -> None:
+        """The batch of trainings starting now (``keys``, some perhaps already stored), for ``progress``."""
+        value = json.dumps({"label": label, "keys": keys, "started": time.time()})
+        with self._sqlite_errors("write"), self._conn:
+            self._conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('round', ?)", (value,))
+
     def state(self) -> str:
         """The recorded state, or ``stopped`` for a run whose process on this machine is gone (killed, crashed, or
         the machine restarted since: its pid may then name another process)."""
@@ -385,7 +397,11 @@ class RunStore:
                 "SELECT score, key FROM steps WHERE score IS NOT NULL ORDER BY score DESC, step LIMIT 1"
             ).fetchone()
         started = self.meta("started")
-        final = self._meta_json("final")
+        final, current = self._meta_json("final"), self._meta_json("round")
+        keys = list(current.get("keys", ()))
+        with self._sqlite_errors("read"):
+            round_done = sum(self._conn.execute("SELECT COUNT(*) FROM trials WHERE key = ?", (key,)).fetchone()[0]
+                             for key in keys)
         updates = [t for t in (last, last_step) if t is not None]
         return RunProgress(
             path=self.path.parent,
@@ -402,6 +418,10 @@ class RunStore:
             final_key=final.get("key"),
             final_score=final.get("score"),
             confirm_trainings=int(final.get("trainings", 0)),
+            round_label=current.get("label"),
+            round_done=round_done,
+            round_total=len(keys),
+            round_started=current.get("started"),
         )
 
     # ----- plumbing -----

@@ -158,17 +158,25 @@ def run_autoshrink(
             on_open(store.progress())
         run.write_text(CONFIG, dump_yaml(config))
         runner = TrialRunner(store, executor)
+
+        def announce(step: int, trainings: int, edges: int, round_name: str) -> None:
+            runner.label = f"step 0, the complete DAG ({edges} edges)" if step == 0 else \
+                f"step {step}, {round_name} (parent: {edges} edges)"
+            if on_step is not None:
+                on_step(step, trainings, edges, round_name)
+
         start = time.perf_counter()
         try:
             with run.trajectory_writer() as trajectory:
                 result = autoshrink(
                     config,
                     runner,
-                    on_step=on_step,
+                    on_step=announce,
                     on_candidate=lambda c: trajectory.append(c.record()),
                     on_trial_done=on_trial_done,
                     on_kept=lambda c: store.record_step(c.step, c.result.key, c.score),
                 )
+            runner.label = "confirm stage"
             confirmed = confirm(config, result.chosen, runner, on_confirm_start, on_confirm_trial) \
                 if config.confirm.top else None
         except BaseException as exc:
