@@ -377,7 +377,7 @@ def runs_ls(directory: Path = typer.Argument(Path("runs"), help="a run directory
             table.add_row(_run_name(path, directory), "?", "damaged", *["-"] * 5)
             continue
         trials = f"{p.trials} ({p.failed} failed)" if p.failed else str(p.trials)
-        table.add_row(_run_name(path, directory), p.method, p.state, str(p.steps_done), trials,
+        table.add_row(_run_name(path, directory), p.method, p.state, _fmt_steps(p), trials,
                       _fmt_score(p.best_score), _fmt_seconds(p.trial_seconds), _fmt_when(p.updated, short=True))
     if not table.rows:
         console.print(f"no runs in {directory}")
@@ -458,6 +458,12 @@ def _fmt_seconds(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def _fmt_steps(p: "RunProgress") -> str:
+    """Steps done, and for a run not finished how far its round under way is: ``4 (+9/10)``."""
+    under_way = p.round_total and p.state != "finished" and p.round_done < p.round_total
+    return f"{p.steps_done} (+{p.round_done}/{p.round_total})" if under_way else str(p.steps_done)
 
 
 def _fmt_when(timestamp: float | None, short: bool = False) -> str:

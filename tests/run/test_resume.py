@@ -115,6 +115,7 @@ def test_sigkill_mid_step_then_resume_gives_the_same_search(cli, tmp_path, unint
 
     code, listing, _ = cli("runs", "ls", tmp_path)
     assert code == 0 and "stopped" in listing  # the process is gone without a word
+    assert f"0 (+{rows_at_kill - 1}/{K})" in listing  # step 0 done, so far into step 1
     code, shown, _ = cli("runs", "show", out)  # how far into its step it got: step 0's one trial, then step 1's
     assert code == 0 and "last round of trainings: step 1, candidates (parent: " in shown
     assert f"edges), {rows_at_kill - 1} of {K} finished" in shown.replace("\n", " ")
