@@ -177,7 +177,7 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, nargs="+", default=[5, 10, 15])
     parser.add_argument("--check-nodes", type=int, nargs="*", default=[6, 10], help="N whose trials are timed")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seeds", type=int, default=5, help="simulated searches per (N, K), averaged")
+    parser.add_argument("--seeds", type=int, default=3, help="simulated searches per (N, K), averaged (README: 3)")
     parser.add_argument("--out", default="benchmarks/results/cost_growth")
     args = parser.parse_args()
     store = RunStore.read(args.run)

@@ -124,7 +124,7 @@ def channels_last_crashes(model: nn.Module) -> bool:
     """True when torch 2.13's CPU kernels would corrupt the heap training ``model`` in channels_last.
 
     The backward of a strided 1x1 convolution with 2-7 input channels per group aborts the process (double
-    free / segfault) in channels_last; found with ``--base-width 4``. Such a model trains in NCHW instead.
+    free / segfault) in channels_last; found with a base width of 4. Such a model trains in NCHW instead.
     """
     return any(
         isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and max(m.stride) > 1 and m.in_channels // m.groups < 8
