@@ -30,5 +30,12 @@ def test_counting_leaves_the_model_as_it_was():
     assert net.training and not net[0]._forward_hooks
 
 
-def test_latency_is_positive():
-    assert measure_latency(nn.Conv2d(1, 1, 1), (1, 4, 4), repeats=3) > 0
+def test_latency_is_the_median_of_timed_inference_passes_after_a_warm_up():
+    net = nn.Sequential(nn.Conv2d(1, 1, 1), nn.BatchNorm2d(1)).train()
+    calls = []
+    net.register_forward_hook(lambda m, inputs, out: calls.append((inputs[0].shape, m.training,
+                                                                    torch.is_inference_mode_enabled())))
+    seconds = measure_latency(net, (1, 4, 4), batch=2, repeats=5)
+    assert len(calls) == 3 + 5  # three untimed warm-up passes, then the timed ones
+    assert all(call == (torch.Size([2, 1, 4, 4]), False, True) for call in calls)  # a batch of 2, evaluation mode
+    assert 0 < seconds < float("inf")

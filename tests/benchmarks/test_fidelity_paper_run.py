@@ -56,6 +56,8 @@ def test_a_paper_runs_steps_are_ranked_by_fine_tunes_against_its_own_scratch_tri
         # the reference is the run's own from-scratch trials, in the run's sampling order
         assert row["S"]["scratch"] == [round(c.score, 5) for c in own]
         assert row["val_acc"]["scratch"] == [c.result.val_acc for c in own]
+        # read back, not trained again: trained again they would score the same, but not in the same seconds
+        assert row["scratch_seconds"] == round(sum(c.result.seconds for c in own), 1)
         # the fine-tunes are trained here, from the parent trained again: other numbers than from scratch
         assert len(row["val_acc"]["finetune_3"]) == len(own) and row["val_acc"]["finetune_3"] != row["val_acc"]["scratch"]
         assert "kendall_tau_vs_scratch" in row["variants"]["finetune_3"]
@@ -89,3 +91,6 @@ def test_a_fast_runs_step_is_ranked_against_a_faithful_runs_files_without_traini
     assert row["val_acc"]["finetune_3"] == [c.result.val_acc for c in fast_search.candidates if c.step == 1]
     assert row["val_acc"]["scratch"] == [r["val_acc"] for r in faithful_rows]
     assert row["scratch_seconds"] == round(sum(r["seconds"] for r in faithful_rows), 1)
+    # the fine-tunes come back from the fast run's store too, in the seconds they took there
+    assert row["variants"]["finetune_3"]["seconds"] == round(sum(c.result.seconds for c in fast_search.candidates
+                                                                 if c.step == 1), 1)

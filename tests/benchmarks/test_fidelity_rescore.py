@@ -141,3 +141,5 @@ def test_step_1_against_a_faithful_search_gives_the_readme_figures() -> None:
     assert (finetuned["kendall_tau_vs_scratch"], finetuned["scratch_S_lost"]) == (-0.21, 0.023)
     acc = step["val_acc"]
     assert max(acc["scratch"]) == acc["scratch"][1] == 0.879 and acc["finetune_24"][1] == 0.804
+    rows = [json.loads(line) for line in (run_folder(report) / "trajectory.jsonl").read_text().splitlines()]
+    assert [row["removed_edge"] for row in rows if row["step"] == 1][1] == [0, 6]

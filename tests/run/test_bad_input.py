@@ -14,21 +14,22 @@ from shrinknas.run.trial import TrialResult
 from conftest import TINY_SEARCH
 from fake_trials import make_specs
 
-RNG = random.Random(2024)
 CELL = json.dumps({"kind": "cnn", "ops": ["input", "conv1x1", "sepconv3x3"], "edges": [[0, 1], [0, 2], [1, 2]]})
 
 
-def _random_bytes(n: int) -> list[bytes]:
-    return [RNG.randbytes(RNG.randint(1, 400)) for _ in range(n)]
+def _random_bytes(rng: random.Random, n: int) -> list[bytes]:
+    return [rng.randbytes(rng.randint(1, 400)) for _ in range(n)]
 
 
 def _cell_cases() -> list[bytes]:
-    prefixes = [CELL[:cut].encode() for cut in sorted(RNG.sample(range(1, len(CELL)), 8))]  # never whole JSON
+    """The same cases at every call (a generator of its own), so case i is the same bytes whichever tests ran."""
+    rng = random.Random(2024)
+    prefixes = [CELL[:cut].encode() for cut in sorted(rng.sample(range(1, len(CELL)), 8))]  # never whole JSON
     wrong_shapes = ['{"kind": "cnn"}', '{"kind": "mlp", "ops": ["input"], "edges": []}', '[1, 2]', '"cell"',
                     '{"kind": "cnn", "ops": ["input", "conv9x9"], "edges": [[0, 1]]}',
                     '{"kind": "cnn", "ops": ["input", "conv1x1"], "edges": [[1, 0]]}',
                     '{"kind": "cnn", "ops": ["input", "conv1x1"], "edges": [[0, 1.5]]}']
-    return _random_bytes(12) + prefixes + [s.encode() for s in wrong_shapes]
+    return _random_bytes(rng, 12) + prefixes + [s.encode() for s in wrong_shapes]
 
 
 #: A valid tiny config: each case below breaks one setting of it (were a case valid, the search would be short).
@@ -36,16 +37,29 @@ TINY_CONFIG = {"search": {"nodes": 3, "candidates": 1, "stop_edges": 2},
                "task": {"proxy_train": 100, "proxy_val": 20, "training": {"epochs": 1, "batch_size": 32}}}
 
 
+def _numeric_settings(settings: dict, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The path of every number in a nested settings dict."""
+    found = []
+    for name, value in settings.items():
+        if isinstance(value, dict):
+            found += _numeric_settings(value, (*path, name))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            found.append((*path, name))
+    return found
+
+
 def _config_cases() -> list[bytes]:
-    """Random bytes, and every numeric setting given a value of the wrong type, and misspelt keys."""
+    """Random bytes, every numeric setting (nested ones too) given a value of the wrong type, and misspelt keys."""
+    rng = random.Random(2025)
     defaults = AutoShrinkConfig().model_dump(mode="json")
-    cases = _random_bytes(12) + [b"- just\n- a list\n", b"search: [unclosed\n", b"\tsearch: 1\n"]
-    for section, name in [("search", n) for n in defaults["search"]] + [("task", n) for n in defaults["task"]]:
-        value = defaults[section][name]
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            broken = json.loads(json.dumps(TINY_CONFIG))
-            broken[section][name] = RNG.choice(["many", [1, 2], {"x": 1}])
-            cases.append(json.dumps(broken).encode())
+    cases = _random_bytes(rng, 12) + [b"- just\n- a list\n", b"search: [unclosed\n", b"\tsearch: 1\n"]
+    for path in _numeric_settings(defaults):
+        broken = json.loads(json.dumps(TINY_CONFIG))
+        section = broken
+        for name in path[:-1]:
+            section = section.setdefault(name, {})
+        section[path[-1]] = rng.choice(["many", [1, 2], {"x": 1}])
+        cases.append(json.dumps(broken).encode())
     for section, name in [("search", "nodez"), ("task", "epochs"), ("method", "x")]:
         broken = json.loads(json.dumps(TINY_CONFIG))
         broken.setdefault(section, {})
@@ -88,9 +102,9 @@ def _real_store(run_dir, config=None):
 def _store_cases(tmp_path):
     """(name, bytes or a function that damages a store in place) for every kind of bad store."""
     data = _real_store(tmp_path / "source")
-    page = 4096
-    cuts = [1, 50, 100, 1000, page, 2 * page, len(data) // 2] + RNG.sample(range(1, len(data) - page), 6)
-    cases = [(f"random{i}", blob) for i, blob in enumerate(_random_bytes(6))]
+    page, rng = 4096, random.Random(2026)
+    cuts = [1, 50, 100, 1000, page, 2 * page, len(data) // 2] + rng.sample(range(1, len(data) - page), 6)
+    cases = [(f"random{i}", blob) for i, blob in enumerate(_random_bytes(rng, 6))]
     cases += [(f"truncated at {cut}", data[:cut]) for cut in cuts]
     cases += [("text file", b"key,val_acc\nabc,0.5\n")]
 

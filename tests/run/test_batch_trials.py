@@ -68,8 +68,9 @@ def test_executor_groups_specs_by_seed_and_keeps_their_order():
     specs = [TrialSpec(cell, tiny(epochs=1), seed=i % 2) for i, cell in enumerate(CELLS)]
     seen = []
     results = evaluate_batched(specs, on_result=lambda i, r: seen.append(i))
-    assert sorted(seen) == [0, 1, 2, 3]
-    assert [r.key for r in results] == [s.key() for s in specs]
+    assert batch_groups(specs) == [[0, 2], [1, 3]]
+    assert seen == [0, 2, 1, 3]  # trained a seed's batch at a time, each result told as its batch finished
+    assert [r.key for r in results] == [s.key() for s in specs]  # handed back in the order asked
     assert_like_evaluate(results, [evaluate(s) for s in specs])
 
 

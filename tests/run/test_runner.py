@@ -59,17 +59,19 @@ def test_an_interrupted_batch_keeps_what_finished_and_resumes_with_the_rest(tmp_
 def test_each_result_is_committed_as_it_finishes(tmp_path, marker_dir):
     """Ctrl-C while one trial runs for a minute: the one that finished is already in SQLite, and it stops now."""
     specs = make_specs(2, marker_dir)
-    seen = []
+    seen, workers = [], []
 
     def interrupt_after_first(index, result):
         with RunStore.read(tmp_path) as other_connection:
             seen.append([r.key for r in other_connection.results()])
+        workers.extend(pool._pool._processes.values())  # one of them is in the minute-long trial
         raise KeyboardInterrupt
 
     pool = PoolExecutor(2, fake_trials.seed1_sleeps_trial)
     with RunStore.open(tmp_path, "autoshrink", CONFIG) as store, pool:
         with pytest.raises(KeyboardInterrupt):
             TrialRunner(store, pool).run(specs, on_result=interrupt_after_first)
+        assert workers and not any(p.is_alive() for p in workers)  # stopped by the runner, not left to the pool's close
     assert seen == [[specs[0].key()]]
     assert attempts(specs[1]) <= 1  # started at most once (under load it may not have started), never retried
 
