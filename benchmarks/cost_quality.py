@@ -1,0 +1,107 @@
+"""What each way of searching costs and what its cell is worth, at the paper's settings (N=8, K=10), in one figure.
+
+Each point is one whole search: x, its trial seconds on one core (the shrink loop and the confirm stage, from the run's
+``summary.json``); y, the mean S of its final cell re-trained from scratch on 4 fresh seeds (``reevaluate.py``
+reports), the fair way to compare searches (a search's own best S is a maximum over noisy trainings). Every search
+below ran on the same kind of machine (an AMD EPYC with AVX-512), seeds 0-2, so both axes compare. The dashed line is
+one point of S below the default's mean: the issue's bar for "as good".
+Usage: python benchmarks/cost_quality.py --out benchmarks/results/cost_quality_fm8.json  (draws the .png beside it)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+from emit import emit  # benchmarks/emit.py
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+#: (way of searching, search seed, committed run folder, re-evaluation report, the run's name in that report)
+SEARCHES = [
+    ("default", 0, "fm8_plain", "reevaluate_fm8_cutedge_vs_plain.json", "runs/fm8_plain"),
+    ("default", 1, "fm8_screen_seed1/plain", "reevaluate_fm8_seed1_cutedge_vs_plain.json", "runs/fm8s1_plain"),
+    ("default", 2, "fm8_seed2", "reevaluate_fm8_seed2_cutedge_vs_plain.json", "runs/fm8s2_plain"),
+    ("--precision bf16", 0, "fm8_bf16", "reevaluate_fm8_bf16.json", "runs/fm8s0_bf16"),
+    ("--precision bf16", 1, "fm8_bf16_seed1", "reevaluate_fm8_seed1_bf16.json", "runs/fm8s1_bf16"),
+    ("--precision bf16", 2, "fm8_bf16_seed2", "reevaluate_fm8_seed2_bf16.json", "runs/fm8s2_bf16"),
+    ("node-cutting fine-tune", 0, "fm8_cutedge", "reevaluate_fm8_cutedge_vs_plain.json", "runs/fm8s0_cutedge"),
+    ("node-cutting fine-tune", 1, "fm8_seed1_cutedge", "reevaluate_fm8_seed1_cutedge_vs_plain.json",
+     "runs/fm8s1_cutedge"),
+    ("node-cutting fine-tune", 2, "fm8_seed2_cutedge", "reevaluate_fm8_seed2_cutedge_vs_plain.json",
+     "runs/fm8s2_cutedge"),
+    ("--finetune-steps 12", 0, "fm8_ft12", "reevaluate_fm8_ft12_vs_plain.json", "runs/fm8s0_ft12"),
+    ("--finetune-steps 12", 1, "fm8_seed1_ft12", "reevaluate_fm8_seed1_ft12_vs_plain.json", "runs/fm8s1_ft12"),
+    ("--finetune-steps 12", 2, "fm8_seed2_ft12", "reevaluate_fm8_seed2_ft12_vs_plain.json", "runs/fm8s2_ft12"),
+    ("screening 8:3", 0, "fm8_screen", "reevaluate_fm8_screen_vs_plain.json", "runs/fm8_screen"),
+    ("screening 8:3", 1, "fm8_screen_seed1/screen", "reevaluate_fm8_seed1_screen_vs_plain.json", "runs/fm8s1_screen"),
+    ("bf16 + node-cutting", 0, "fm8_bf16_cutedge", "reevaluate_fm8_bf16_cutedge.json", "runs/fm8s0_bf16_cutedge"),
+]
+
+
+def search_point(way: str, seed: int, folder: str, report: str, run: str) -> dict:
+    summary = json.loads((RESULTS / folder / "summary.json").read_text())
+    confirm = (summary.get("confirm") or {}).get("trial_seconds") or 0.0
+    judged = json.loads((RESULTS / report).read_text())
+    (cell,) = [c for c in judged["cells"] if c["run"] == run and c["which"] == "best"]
+    if cell["cell"] != summary["best"]["cell"]:
+        raise SystemExit(f"{report} judged another cell of {run} than {folder}'s final cell")
+    return {"way": way, "seed": seed, "folder": folder, "trial_seconds": round(summary["trial_seconds"] + confirm, 1),
+            "edges": cell["edges"], "macs": cell["macs"], "S_fresh_mean": cell["S_fresh_mean"]}
+
+
+def by_way(points: list[dict]) -> dict[str, dict]:
+    ways: dict[str, list[dict]] = {}
+    for p in points:
+        ways.setdefault(p["way"], []).append(p)
+    return {way: {"seeds": [p["seed"] for p in ps],
+                  "trial_seconds_mean": round(statistics.fmean(p["trial_seconds"] for p in ps), 1),
+                  "S_fresh_mean": round(statistics.fmean(p["S_fresh_mean"] for p in ps), 4)}
+            for way, ps in ways.items()}
+
+
+def draw(points: list[dict], means: dict[str, dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
+    colors = dict(zip(means, plt.get_cmap("tab10").colors))
+    markers = {0: "o", 1: "s", 2: "^"}
+    for p in points:
+        ax.scatter(p["trial_seconds"], p["S_fresh_mean"], color=colors[p["way"]], marker=markers.get(p["seed"], "o"),
+                   s=40, alpha=0.7)
+    for way, m in means.items():
+        ax.scatter(m["trial_seconds_mean"], m["S_fresh_mean"], color=colors[way], marker="*", s=260,
+                   edgecolor="black", linewidth=0.6, label=f"{way} (mean of seeds {', '.join(map(str, m['seeds']))})")
+    bar = means["default"]["S_fresh_mean"] - 0.01
+    ax.axhline(bar, color="grey", linestyle="--", linewidth=0.8)
+    ax.annotate("one point of S below the default", (ax.get_xlim()[0], bar), textcoords="offset points",
+                xytext=(4, -11), fontsize=8, color="grey")
+    seconds = [p["trial_seconds"] for p in points]
+    if max(seconds) > 4 * min(seconds):  # a from-scratch search beside the fast ones
+        ax.set_xscale("log")
+    ax.set_xlabel("trial seconds on one core (search + confirm stage)")
+    ax.set_ylabel("final cell: mean S on 4 fresh seeds")
+    ax.set_title("N=8, K=10 on Fashion-MNIST, AMD EPYC (AVX-512): seed 0 o, 1 s, 2 ^", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default=None, help="JSON report; the figure is drawn beside it as .png")
+    args = parser.parse_args()
+    points = [search_point(*search) for search in SEARCHES]
+    means = by_way(points)
+    if args.out:
+        draw(points, means, Path(args.out).with_suffix(".png"))
+    emit({"searches": points, "by_way": means}, args.out)
+
+
+if __name__ == "__main__":
+    main()
