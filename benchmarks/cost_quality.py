@@ -19,22 +19,22 @@ from emit import emit  # benchmarks/emit.py
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
+def seeds_0_to_2(way: str, folder: str, report: str, run: str) -> list[tuple[str, int, str, str, str]]:
+    """One option's three searches, named alike: ``{s}`` is the seed's suffix (none for seed 0, else _seedN) and
+    ``{n}`` the seed itself."""
+    return [(way, n, folder.format(s=s, n=n), report.format(s=s, n=n), run.format(s=s, n=n))
+            for n, s in enumerate(("", "_seed1", "_seed2"))]
+
+
 #: (way of searching, search seed, committed run folder, re-evaluation report, the run's name in that report)
 SEARCHES = [
     ("default", 0, "fm8_plain", "reevaluate_fm8_cutedge_vs_plain.json", "runs/fm8_plain"),
     ("default", 1, "fm8_screen_seed1/plain", "reevaluate_fm8_seed1_cutedge_vs_plain.json", "runs/fm8s1_plain"),
     ("default", 2, "fm8_seed2", "reevaluate_fm8_seed2_cutedge_vs_plain.json", "runs/fm8s2_plain"),
-    ("--precision bf16", 0, "fm8_bf16", "reevaluate_fm8_bf16.json", "runs/fm8s0_bf16"),
-    ("--precision bf16", 1, "fm8_bf16_seed1", "reevaluate_fm8_seed1_bf16.json", "runs/fm8s1_bf16"),
-    ("--precision bf16", 2, "fm8_bf16_seed2", "reevaluate_fm8_seed2_bf16.json", "runs/fm8s2_bf16"),
-    ("node-cutting fine-tune", 0, "fm8_cutedge", "reevaluate_fm8_cutedge_vs_plain.json", "runs/fm8s0_cutedge"),
-    ("node-cutting fine-tune", 1, "fm8_seed1_cutedge", "reevaluate_fm8_seed1_cutedge_vs_plain.json",
-     "runs/fm8s1_cutedge"),
-    ("node-cutting fine-tune", 2, "fm8_seed2_cutedge", "reevaluate_fm8_seed2_cutedge_vs_plain.json",
-     "runs/fm8s2_cutedge"),
-    ("--finetune-steps 12", 0, "fm8_ft12", "reevaluate_fm8_ft12_vs_plain.json", "runs/fm8s0_ft12"),
-    ("--finetune-steps 12", 1, "fm8_seed1_ft12", "reevaluate_fm8_seed1_ft12_vs_plain.json", "runs/fm8s1_ft12"),
-    ("--finetune-steps 12", 2, "fm8_seed2_ft12", "reevaluate_fm8_seed2_ft12_vs_plain.json", "runs/fm8s2_ft12"),
+    *seeds_0_to_2("--precision bf16", "fm8_bf16{s}", "reevaluate_fm8{s}_bf16.json", "runs/fm8s{n}_bf16"),
+    *seeds_0_to_2("node-cutting fine-tune", "fm8{s}_cutedge", "reevaluate_fm8{s}_cutedge_vs_plain.json",
+                  "runs/fm8s{n}_cutedge"),
+    *seeds_0_to_2("--finetune-steps 12", "fm8{s}_ft12", "reevaluate_fm8{s}_ft12_vs_plain.json", "runs/fm8s{n}_ft12"),
     ("screening 8:3", 0, "fm8_screen", "reevaluate_fm8_screen_vs_plain.json", "runs/fm8_screen"),
     ("screening 8:3", 1, "fm8_screen_seed1/screen", "reevaluate_fm8_seed1_screen_vs_plain.json", "runs/fm8s1_screen"),
     ("bf16 + node-cutting", 0, "fm8_bf16_cutedge", "reevaluate_fm8_bf16_cutedge.json", "runs/fm8s0_bf16_cutedge"),
