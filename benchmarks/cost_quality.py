@@ -20,6 +20,7 @@ from emit import emit  # benchmarks/emit.py
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
+
 def seeds_0_to_2(way: str, folder: str, report: str, run: str) -> list[tuple[str, int, str, str, str]]:
     """One option's three searches, named alike: ``{s}`` is the seed's suffix (none for seed 0, else _seedN) and
     ``{n}`` the seed itself."""
@@ -69,7 +70,6 @@ def draw(points: list[dict], means: dict[str, dict], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
 
     fig, ax = plt.subplots(figsize=(10, 4.8), layout="constrained")

@@ -400,8 +400,8 @@ class RunStore:
         final, current = self._meta_json("final"), self._meta_json("round")
         keys = list(current.get("keys", ()))
         with self._sqlite_errors("read"):
-            round_done = sum(self._conn.execute("SELECT COUNT(*) FROM trials WHERE key = ?", (key,)).fetchone()[0]
-                             for key in keys)
+            (round_done,) = self._conn.execute(
+                f"SELECT COUNT(*) FROM trials WHERE key IN ({','.join('?' * len(keys))})", keys).fetchone()
         updates = [t for t in (last, last_step) if t is not None]
         return RunProgress(
             path=self.path.parent,
