@@ -22,7 +22,7 @@ from shrinknas.config import ImageTask, ImageTraining
 from shrinknas.data.images import proxy_data
 from shrinknas.nets.cnn import build_proxy_network
 from shrinknas.search.autoshrink import derive_seed
-from shrinknas.topology import Topology, balanced_ops
+from shrinknas.genome.dag_cell import Topology, balanced_ops
 from shrinknas.train.classify import fit
 from shrinknas.train.common import keep_freed_memory
 torch.set_num_threads(1)

@@ -25,7 +25,7 @@ from shrinknas.nets.batched import BatchedCellNetwork
 from shrinknas.nets.cnn import build_proxy_network, proxy_macro
 from shrinknas.resources import count
 from shrinknas.search.autoshrink import derive_seed, initial_cell, sample_removals
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 from shrinknas.train.classify import fit, fit_candidates
 from shrinknas.train.common import seed_everything
 from emit import emit  # benchmarks/emit.py

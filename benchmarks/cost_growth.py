@@ -37,7 +37,7 @@ from shrinknas.run.store import RunStore  # noqa: E402
 from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec, weights_to_bytes  # noqa: E402
 from shrinknas.search.autoshrink import autoshrink, derive_seed, initial_cell  # noqa: E402
 from shrinknas.search.driver import stored_config  # noqa: E402
-from shrinknas.topology import Topology  # noqa: E402
+from shrinknas.genome.dag_cell import Topology  # noqa: E402
 
 
 def fit_cost(store: RunStore) -> tuple[float, float, float, list[dict]]:

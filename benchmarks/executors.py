@@ -16,7 +16,7 @@ from shrinknas.config import ImageTask, ImageTraining
 from shrinknas.run.executors import Executor, PoolExecutor, RayExecutor, SerialExecutor
 from shrinknas.run.trial import TrialResult, TrialSpec, evaluate
 from shrinknas.search.autoshrink import derive_seed, sample_removals
-from shrinknas.topology import Topology, balanced_ops
+from shrinknas.genome.dag_cell import Topology, balanced_ops
 from emit import emit  # benchmarks/emit.py
 
 

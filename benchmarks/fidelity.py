@@ -41,7 +41,7 @@ from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec, edges_cut
 from shrinknas.search.autoshrink import derive_seed, initial_cell, sample_removals
 from shrinknas.search.driver import stored_config, written_config
 from shrinknas.search.metric import score
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 from emit import emit  # benchmarks/emit.py
 
 

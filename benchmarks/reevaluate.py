@@ -23,7 +23,7 @@ from shrinknas.run.trial import TrialSpec
 from shrinknas.search.autoshrink import derive_seed
 from shrinknas.search.driver import written_config
 from shrinknas.search.metric import score
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 from emit import emit  # benchmarks/emit.py
 
 

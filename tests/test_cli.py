@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from shrinknas.run import hardware
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 
 
 SHRINK_A = {"kind": "cnn", "ops": ["input", "sepconv3x3", "sepconv3x3", "sepconv3x3", "conv1x1"],

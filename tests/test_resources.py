@@ -4,7 +4,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from shrinknas.nets.cnn import CellNetwork, cifar_macro
 from shrinknas.resources import count, count_params, measure_latency
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 
 
 def test_conv_and_linear_macs_by_hand():

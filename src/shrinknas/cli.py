@@ -21,7 +21,7 @@ from rich.table import Table
 
 from .config import AutoShrinkConfig, load_yaml, validated
 from .errors import BadInputError, ShrinkNASError
-from .topology import Topology
+from .genome.dag_cell import Topology
 
 if TYPE_CHECKING:
     from .run.store import RunProgress

@@ -15,7 +15,7 @@ from shrinknas.run.executors import SerialExecutor
 from shrinknas.run.store import RunStore
 from shrinknas.run.trial import ParentWeights
 from shrinknas.search.driver import replay, run_autoshrink, stored_config
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))

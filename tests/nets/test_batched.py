@@ -8,7 +8,7 @@ from shrinknas.config import ImageTask
 from shrinknas.nets.batched import BatchedCellNetwork, slot
 from shrinknas.nets.cnn import build_proxy_network, proxy_macro
 from shrinknas.nets.inherit import transfer_state
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 from shrinknas.train.common import seed_everything
 
 TASK = ImageTask()  # stem 32, widths 16/32/64: a cell with two leaves keeps an identity residual in stage 1

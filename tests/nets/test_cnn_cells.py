@@ -4,7 +4,7 @@ import torch
 from shrinknas.config import ImageTask, ImageTraining
 from shrinknas.nets.cnn import Cell, CellNetwork, build_proxy_network, cifar_macro, make_divisible, preset_network
 from shrinknas.resources import count
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 
 SHRINK_A = Topology("cnn", ("input", "sepconv3x3", "sepconv3x3", "sepconv3x3", "conv1x1"),
                     ((0, 1), (0, 2), (1, 2), (0, 3), (0, 4), (3, 4)))

@@ -5,7 +5,7 @@ import torch
 from shrinknas.config import ImageTask
 from shrinknas.nets.cnn import build_proxy_network
 from shrinknas.nets.inherit import inherit
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 
 TASK = ImageTask(stem_channels=24)  # 24 != 2 leaves x 16: every cell keeps a conv projection in this test
 PARENT = Topology.complete("cnn", ("input", "sepconv3x3", "conv1x1", "sepconv3x3", "conv1x1"))

@@ -6,7 +6,7 @@ import torch
 
 from shrinknas.errors import BadInputError
 from shrinknas.nets.rnn import Dropouts, HighwayCell, LanguageModel, count_language_model
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 
 SHRINKRNN = Topology(
     "rnn",

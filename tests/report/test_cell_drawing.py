@@ -1,7 +1,7 @@
 import networkx as nx
 
 from shrinknas.report.cell import _edge_bends, cell_graph, draw_cell
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 
 FOUND = Topology("cnn", ("input", "sepconv3x3", "sepconv3x3", "conv1x1", "conv1x1", "conv1x1"),
                  ((0, 1), (0, 3), (0, 5), (1, 2), (1, 3), (1, 5), (2, 4), (2, 5), (3, 4), (3, 5), (4, 5)))

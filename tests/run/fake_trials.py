@@ -15,7 +15,7 @@ import torch
 
 from shrinknas.config import ImageTask
 from shrinknas.run.trial import TrialResult, TrialSpec
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 
 
 def make_specs(count: int, marker_dir: Path | str = "digits") -> list[TrialSpec]:

@@ -12,7 +12,7 @@ from shrinknas.run.runner import TrialRunner
 from shrinknas.run.store import RunStore
 from shrinknas.run.trial import ParentWeights, TrialSpec, evaluate, weights_from_bytes
 from shrinknas.search.autoshrink import autoshrink
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 from shrinknas.train.classify import accuracy
 
 PARENT = Topology("cnn", ("input", "sepconv3x3", "conv1x1", "sepconv3x3", "conv1x1"),

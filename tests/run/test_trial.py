@@ -7,7 +7,7 @@ from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining
 from shrinknas.run.batch import batch_key
 from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec, edges_cut_off, evaluate, weights_from_bytes
 from shrinknas.search.autoshrink import derive_seed, initial_cell
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 
 CELL = Topology.complete("cnn", ("input", "conv1x1", "sepconv3x3"))
 

@@ -13,7 +13,7 @@ from shrinknas.run.trial import TrialResult, TrialSpec, evaluate
 from shrinknas.search.autoshrink import Candidate, autoshrink, derive_seed
 from shrinknas.search.confirm import confirm, confirm_seeds, finalists
 from shrinknas.search.driver import run_autoshrink
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 
 TASK = ImageTask(dataset="digits", proxy_train=200, proxy_val=50,
                  training=ImageTraining(epochs=1, batch_size=64, finetune_steps=3))

@@ -5,7 +5,7 @@ import pytest
 from shrinknas.config import ImageTask, SearchSettings, TextTask
 from shrinknas.run.trial import TrialResult
 from shrinknas.search.metric import score
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 
 CELL = Topology.complete("cnn", ("input", "conv1x1", "sepconv3x3"))
 

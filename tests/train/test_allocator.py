@@ -14,7 +14,7 @@ CHILD = textwrap.dedent(
     from shrinknas.config import ImageTask, ImageTraining
     from shrinknas.data.images import proxy_data
     from shrinknas.nets.cnn import build_proxy_network
-    from shrinknas.topology import Topology
+    from shrinknas.genome.dag_cell import Topology
     from shrinknas.train.classify import fit
     from shrinknas.train.common import keep_freed_memory
     torch.set_num_threads(1)

@@ -10,7 +10,7 @@ from shrinknas.config import ImageTask, ImageTraining
 from shrinknas.data.images import proxy_data
 from shrinknas.nets.batched import BatchedCellNetwork
 from shrinknas.nets.cnn import build_proxy_network, proxy_macro
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 from shrinknas.train.classify import FitResult, fit, fit_candidates
 from shrinknas.train.common import Diverged, seed_everything
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from shrinknas.config import ImageTask, ImageTraining
 from shrinknas.nets.cnn import build_proxy_network
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 from shrinknas.train.classify import channels_last_crashes, lr_schedule, memory_format_for
 
 CELL = Topology.complete("cnn", ("input", "conv1x1", "sepconv3x3", "conv1x1"))
@@ -41,7 +41,7 @@ def test_a_network_that_crashes_channels_last_kernels_trains() -> None:
         from shrinknas.config import ImageTask, ImageTraining
         from shrinknas.data.images import proxy_data
         from shrinknas.nets.cnn import build_proxy_network
-        from shrinknas.topology import Topology
+        from shrinknas.genome.dag_cell import Topology
         from shrinknas.train.classify import fit
         torch.set_num_threads(1)
         task = ImageTask(dataset="digits", base_width=4, proxy_train=300, proxy_val=60)

@@ -10,7 +10,7 @@ from shrinknas.config import SHRINKRNN_FINAL_TRAINING, TextTask, TextTraining
 from shrinknas.data.text import load_corpus
 from shrinknas.nets.rnn import count_language_model
 from shrinknas.run.trial import TrialSpec, evaluate
-from shrinknas.topology import Topology
+from shrinknas.genome.dag_cell import Topology
 from shrinknas.train.common import Diverged
 from shrinknas.train.language import _averaged_weights, build_language_model, evaluate_candidate, fit_language_model, fit_lm
 

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ..ops import activation, build_op, conv_bn
-from ..topology import Topology
+from ..genome.dag_cell import Topology
 from .cnn import Cell, CellNetwork, ChannelAxes, Label, MacroConfig, cell_labels, head_axes
 from .inherit import transfer_state
 

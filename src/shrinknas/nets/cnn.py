@@ -15,7 +15,7 @@ from torch import nn
 from ..config import ImageTask
 from ..errors import BadInputError
 from ..ops import INPUT_AXES, build_op, conv_bn, glorot_init
-from ..topology import Topology
+from ..genome.dag_cell import Topology
 
 
 #: Which channel a tensor dimension holds: ("stem", k) or (cell index, node, k). A child network and its parent

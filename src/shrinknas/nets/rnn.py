@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import BadInputError
-from ..topology import Topology
+from ..genome.dag_cell import Topology
 
 #: Uniform init range of every weight (authors and DARTS: 0.04); the decoder bias starts at zero.
 INIT_RANGE = 0.04

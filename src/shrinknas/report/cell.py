@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import networkx as nx  # noqa: E402
 
-from ..topology import Topology  # noqa: E402
+from ..genome.dag_cell import Topology  # noqa: E402
 from .figures import save_figure  # noqa: E402
 
 OP_COLOURS = {

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..config import ImageTask, ImageTraining, TextTask, identity
-from ..topology import Topology
+from ..genome.dag_cell import Topology
 from ..train.common import Diverged, seed_everything
 
 if TYPE_CHECKING:

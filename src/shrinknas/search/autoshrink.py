@@ -17,7 +17,7 @@ from typing import Callable, Protocol
 
 from ..config import AutoShrinkConfig, ImageTask
 from ..run.trial import ParentWeights, TrialResult, TrialSpec, edges_cut_off
-from ..topology import Edge, Topology, balanced_ops
+from ..genome.dag_cell import Edge, Topology, balanced_ops
 from .metric import score
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import math
 
 from ..config import ImageTask, SearchSettings, TextTask
 from ..run.trial import TrialResult
-from ..topology import Topology
+from ..genome.dag_cell import Topology
 
 DEFAULT_LAMBDA = {"cnn": 0.1, "rnn": 1.0}
 

@@ -14,7 +14,7 @@ from ..config import ImageTraining, TextTask
 from ..nets.cnn import CellNetwork, cifar_macro
 from ..resources import count
 from ..run.rundir import RunDir
-from ..topology import Topology
+from ..genome.dag_cell import Topology
 from .classify import EpochCallback, fit
 
 

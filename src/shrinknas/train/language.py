@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from ..config import TextTask, TextTraining
 from ..data.text import Corpus, batchify, bptt_slice, load_corpus
 from ..nets.rnn import Dropouts, LanguageModel
-from ..topology import Topology
+from ..genome.dag_cell import Topology
 from .common import Diverged, check_finite, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ import networkx as nx
 import pytest
 
 from shrinknas.errors import BadInputError
-from shrinknas.topology import Topology, balanced_ops
+from shrinknas.genome.dag_cell import Topology, balanced_ops
 
 OPS5 = ("input", "conv1x1", "sepconv3x3", "conv1x1", "sepconv3x3")
 

@@ -14,7 +14,8 @@ from typing import Any, Iterable
 
 import networkx as nx
 
-from .errors import BadInputError
+from ..errors import BadInputError
+from .base import register
 
 Edge = tuple[int, int]
 
@@ -27,6 +28,7 @@ RNN_OPS: tuple[str, ...] = ("relu", "sigmoid", "tanh", "identity")
 KINDS: dict[str, tuple[str, ...]] = {"cnn": CNN_OPS, "rnn": RNN_OPS}
 
 
+@register("cnn", "rnn")
 @dataclass(frozen=True)
 class Topology:
     """A cell: ``ops[i]`` is node i's operation, ``edges`` sorted pairs (i, j) with i < j."""
