@@ -17,7 +17,7 @@ from typing import Any
 
 from emit import emit  # benchmarks/emit.py
 
-from shrinknas.search.autoshrink import preference
+from shrinknas.methods.autoshrink.loop import preference
 
 
 def pick(finalists: list[dict], seeds: int) -> dict:

@@ -28,15 +28,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from shrinknas.config import AutoShrinkConfig, ImageTask  # noqa: E402
+from shrinknas.config import ImageTask
+from shrinknas.methods.autoshrink.config import AutoShrinkConfig  # noqa: E402
 from shrinknas.data.images import proxy_data  # noqa: E402
 from shrinknas.nets.cnn import build_proxy_network  # noqa: E402
 from shrinknas.resources import count  # noqa: E402
 from shrinknas.run.executors import PoolExecutor, evaluate_with  # noqa: E402
 from shrinknas.run.store import RunStore  # noqa: E402
 from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec, weights_to_bytes  # noqa: E402
-from shrinknas.search.autoshrink import autoshrink, derive_seed, initial_cell  # noqa: E402
-from shrinknas.search.driver import stored_config  # noqa: E402
+from shrinknas.methods.autoshrink.loop import autoshrink, derive_seed, initial_cell  # noqa: E402
+from shrinknas.methods.autoshrink.run import stored_config  # noqa: E402
 from shrinknas.genome.dag_cell import Topology  # noqa: E402
 
 

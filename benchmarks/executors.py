@@ -15,7 +15,7 @@ import time
 from shrinknas.config import ImageTask, ImageTraining
 from shrinknas.run.executors import Executor, PoolExecutor, RayExecutor, SerialExecutor
 from shrinknas.run.trial import TrialResult, TrialSpec, evaluate
-from shrinknas.search.autoshrink import derive_seed, sample_removals
+from shrinknas.methods.autoshrink.loop import derive_seed, sample_removals
 from shrinknas.genome.dag_cell import Topology, balanced_ops
 from emit import emit  # benchmarks/emit.py
 

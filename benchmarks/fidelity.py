@@ -32,15 +32,16 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import kendalltau
 
-from shrinknas.config import AutoShrinkConfig, ImageTask
+from shrinknas.config import ImageTask
+from shrinknas.methods.autoshrink.config import AutoShrinkConfig
 from shrinknas.run import hardware
 from shrinknas.run.executors import PoolExecutor, evaluate_with
 from shrinknas.run.rundir import RunDir
 from shrinknas.run.store import RunStore
 from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec, edges_cut_off, image_training
-from shrinknas.search.autoshrink import derive_seed, initial_cell, sample_removals
-from shrinknas.search.driver import stored_config, written_config
-from shrinknas.search.metric import score
+from shrinknas.methods.autoshrink.loop import derive_seed, initial_cell, sample_removals
+from shrinknas.methods.autoshrink.run import stored_config, written_config
+from shrinknas.methods.autoshrink.metric import score
 from shrinknas.genome.dag_cell import Topology
 from emit import emit  # benchmarks/emit.py
 

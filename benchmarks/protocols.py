@@ -20,12 +20,13 @@ from pathlib import Path
 import torch
 from scipy.stats import kendalltau
 
-from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
+from shrinknas.config import ImageTask, ImageTraining
+from shrinknas.methods.autoshrink.config import AutoShrinkConfig, SearchSettings
 from shrinknas.run.trial import TrialSpec
 from shrinknas.run.executors import PoolExecutor, evaluate_serially, evaluate_with
-from shrinknas.search.autoshrink import SearchResult, autoshrink, derive_seed
-from shrinknas.search.driver import replay
-from shrinknas.search.metric import score
+from shrinknas.methods.autoshrink.loop import SearchResult, autoshrink, derive_seed
+from shrinknas.methods.autoshrink.run import replay
+from shrinknas.methods.autoshrink.metric import score
 from emit import emit  # benchmarks/emit.py
 
 

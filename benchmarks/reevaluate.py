@@ -20,9 +20,9 @@ from pathlib import Path
 
 from shrinknas.run.executors import PoolExecutor, evaluate_with
 from shrinknas.run.trial import TrialSpec
-from shrinknas.search.autoshrink import derive_seed
-from shrinknas.search.driver import written_config
-from shrinknas.search.metric import score
+from shrinknas.methods.autoshrink.loop import derive_seed
+from shrinknas.methods.autoshrink.run import written_config
+from shrinknas.methods.autoshrink.metric import score
 from shrinknas.genome.dag_cell import Topology
 from emit import emit  # benchmarks/emit.py
 

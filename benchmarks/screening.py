@@ -24,7 +24,7 @@ from emit import emit  # benchmarks/emit.py
 from fidelity import run_files, tau  # benchmarks/fidelity.py
 
 from shrinknas.run.rundir import SUMMARY, RunDir
-from shrinknas.search.autoshrink import preference, row_seconds
+from shrinknas.methods.autoshrink.loop import preference, row_seconds
 
 
 def step_rows(run: Path) -> dict[int, list[dict]]:

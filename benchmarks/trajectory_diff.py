@@ -16,7 +16,7 @@ from pathlib import Path
 from emit import emit  # benchmarks/emit.py
 
 from shrinknas.run.rundir import RunDir
-from shrinknas.search.autoshrink import preference
+from shrinknas.methods.autoshrink.loop import preference
 
 
 def trials(run: Path) -> dict[tuple, dict]:

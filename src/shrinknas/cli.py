@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .config import AutoShrinkConfig, load_yaml, validated
+from .config import load_yaml, validated
+from .methods.autoshrink.config import AutoShrinkConfig
 from .errors import BadInputError, ShrinkNASError
 from .genome.dag_cell import Topology
 
@@ -191,8 +192,8 @@ def search_autoshrink(
 ) -> None:
     """AutoShrink (Algorithm 1): shrink a complete DAG cell one edge per step, best of K by S."""
     from .run.executors import make_executor
-    from .search.metric import DEFAULT_LAMBDA
-    from .search.driver import run_autoshrink
+    from .methods.autoshrink.metric import DEFAULT_LAMBDA
+    from .methods.autoshrink.run import run_autoshrink
 
     tree: dict = {}
     if config is not None:

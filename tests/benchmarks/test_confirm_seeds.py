@@ -13,8 +13,8 @@ sys.path.insert(0, str(BENCHMARKS))
 
 import confirm_seeds  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
 
-from shrinknas.search.confirm import confirm_seeds as stage_seeds  # noqa: E402
-from shrinknas.config import AutoShrinkConfig  # noqa: E402
+from shrinknas.methods.autoshrink.confirm import confirm_seeds as stage_seeds  # noqa: E402
+from shrinknas.methods.autoshrink.config import AutoShrinkConfig  # noqa: E402
 
 
 def test_the_committed_one_seed_report_is_what_the_run_folders_give() -> None:

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
+from shrinknas.config import ImageTask, ImageTraining
+from shrinknas.methods.autoshrink.config import AutoShrinkConfig, SearchSettings
 from shrinknas.run.executors import SerialExecutor
 from shrinknas.run.store import RunStore
 from shrinknas.run.trial import ParentWeights
-from shrinknas.search.driver import replay, run_autoshrink, stored_config
+from shrinknas.methods.autoshrink.run import replay, run_autoshrink, stored_config
 from shrinknas.genome.dag_cell import Topology
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from shrinknas.search.autoshrink import preference
+from shrinknas.methods.autoshrink.loop import preference
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 RESULTS = BENCHMARKS / "results"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shrinknas.errors import BadInputError
-from shrinknas.search.driver import written_config
+from shrinknas.methods.autoshrink.run import written_config
 
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 FOLDERS = sorted(p.parent for p in RESULTS.rglob("config.yaml"))

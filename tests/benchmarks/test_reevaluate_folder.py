@@ -7,9 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
+from shrinknas.config import ImageTask, ImageTraining
+from shrinknas.methods.autoshrink.config import AutoShrinkConfig, SearchSettings
 from shrinknas.run.executors import SerialExecutor
-from shrinknas.search.driver import run_autoshrink
+from shrinknas.methods.autoshrink.run import run_autoshrink
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))

@@ -7,7 +7,7 @@ from contextlib import closing
 
 import pytest
 
-from shrinknas.config import AutoShrinkConfig
+from shrinknas.methods.autoshrink.config import AutoShrinkConfig
 from shrinknas.run.store import SCHEMA_VERSION, STORE_NAME, RunStore
 from shrinknas.run.trial import TrialResult
 

@@ -4,14 +4,15 @@ import logging
 
 import pytest
 
-from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
+from shrinknas.config import ImageTask, ImageTraining
+from shrinknas.methods.autoshrink.config import AutoShrinkConfig, SearchSettings
 from shrinknas.data.images import proxy_data
 from shrinknas.nets.cnn import build_proxy_network
 from shrinknas.run.batch import BatchedExecutor, batch_groups, batch_key, evaluate_batch, evaluate_batched
 from shrinknas.run.runner import TrialRunner
 from shrinknas.run.store import RunStore
 from shrinknas.run.trial import ParentWeights, TrialSpec, evaluate, weights_from_bytes
-from shrinknas.search.autoshrink import autoshrink
+from shrinknas.methods.autoshrink.loop import autoshrink
 from shrinknas.genome.dag_cell import Topology
 from shrinknas.train.classify import accuracy
 

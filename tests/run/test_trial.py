@@ -3,10 +3,11 @@ import dataclasses
 import pytest
 import torch
 
-from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining
+from shrinknas.config import ImageTask, ImageTraining
+from shrinknas.methods.autoshrink.config import AutoShrinkConfig
 from shrinknas.run.batch import batch_key
 from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec, edges_cut_off, evaluate, weights_from_bytes
-from shrinknas.search.autoshrink import derive_seed, initial_cell
+from shrinknas.methods.autoshrink.loop import derive_seed, initial_cell
 from shrinknas.genome.dag_cell import Topology
 
 CELL = Topology.complete("cnn", ("input", "conv1x1", "sepconv3x3"))

@@ -6,13 +6,14 @@ import math
 
 import pytest
 
-from shrinknas.config import AutoShrinkConfig, ConfirmSettings, ImageTask, ImageTraining, SearchSettings
+from shrinknas.config import ImageTask, ImageTraining
+from shrinknas.methods.autoshrink.config import AutoShrinkConfig, ConfirmSettings, SearchSettings
 from shrinknas.run.executors import SerialExecutor, evaluate_serially
 from shrinknas.run.store import RunStore
 from shrinknas.run.trial import TrialResult, TrialSpec, evaluate
-from shrinknas.search.autoshrink import Candidate, autoshrink, derive_seed
-from shrinknas.search.confirm import confirm, confirm_seeds, finalists
-from shrinknas.search.driver import run_autoshrink
+from shrinknas.methods.autoshrink.loop import Candidate, autoshrink, derive_seed
+from shrinknas.methods.autoshrink.confirm import confirm, confirm_seeds, finalists
+from shrinknas.methods.autoshrink.run import run_autoshrink
 from shrinknas.genome.dag_cell import Topology
 
 TASK = ImageTask(dataset="digits", proxy_train=200, proxy_val=50,

@@ -13,14 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..config import AutoShrinkConfig, ImageTask, TextTask, dump_yaml, identity, load_yaml, validated
-from ..errors import ShrinkNASError
-from ..run.executors import Executor, SerialExecutor
-from ..run.rundir import BEST_CELL, CONFIG, SUMMARY, TRAJECTORY, RunDir
-from ..run.runner import IndexCallback, TrialRunner
-from ..run.store import RunProgress, RunStore
-from ..run.trial import TrialResult, TrialSpec
-from .autoshrink import Candidate, CandidateCallback, SearchResult, StepCallback, autoshrink
+from ...config import ImageTask, TextTask, dump_yaml, identity, load_yaml, validated
+from .config import AutoShrinkConfig
+from ...errors import ShrinkNASError
+from ...run.executors import Executor, SerialExecutor
+from ...run.rundir import BEST_CELL, CONFIG, SUMMARY, TRAJECTORY, RunDir
+from ...run.runner import IndexCallback, TrialRunner
+from ...run.store import RunProgress, RunStore
+from ...run.trial import TrialResult, TrialSpec
+from .loop import Candidate, CandidateCallback, SearchResult, StepCallback, autoshrink
 from .confirm import Confirmed, confirm, final_pick
 
 METHOD = "autoshrink"
@@ -68,15 +69,15 @@ def summarize(result: SearchResult, seconds: float, confirmed: list[Confirmed] |
 
 def check_task(task: ImageTask | TextTask) -> None:
     """Load the task's data and find its device once here, so either missing is one clear error, not failed trials."""
-    from ..train.common import resolve_device
+    from ...train.common import resolve_device
 
     resolve_device(task.device)
     if isinstance(task, ImageTask):
-        from ..data.images import proxy_data
+        from ...data.images import proxy_data
 
         proxy_data(task)
     else:
-        from ..data.text import load_corpus
+        from ...data.text import load_corpus
 
         load_corpus(task.dataset, task.vocab_size)
 

@@ -14,9 +14,9 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..config import AutoShrinkConfig
-from ..run.trial import TrialResult, TrialSpec
-from .autoshrink import Candidate, EvaluateMany, derive_seed, preference
+from .config import AutoShrinkConfig
+from ...run.trial import TrialResult, TrialSpec
+from .loop import Candidate, EvaluateMany, derive_seed, preference
 from .metric import score
 
 

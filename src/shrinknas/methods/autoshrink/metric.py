@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 
-from ..config import ImageTask, SearchSettings, TextTask
-from ..run.trial import TrialResult
-from ..genome.dag_cell import Topology
+from ...config import ImageTask, TextTask
+from .config import SearchSettings
+from ...run.trial import TrialResult
+from ...genome.dag_cell import Topology
 
 DEFAULT_LAMBDA = {"cnn": 0.1, "rnn": 1.0}
 

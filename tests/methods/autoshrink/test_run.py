@@ -4,11 +4,12 @@ import sqlite3
 
 import pytest
 
-from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
+from shrinknas.config import ImageTask, ImageTraining
+from shrinknas.methods.autoshrink.config import AutoShrinkConfig, SearchSettings
 from shrinknas.run.executors import SerialExecutor
 from shrinknas.run.store import RunStore
 from shrinknas.errors import BadInputError, ShrinkNASError
-from shrinknas.search.driver import replay, run_autoshrink, stored_config, written_config
+from shrinknas.methods.autoshrink.run import replay, run_autoshrink, stored_config, written_config
 
 
 def tiny(protocol: str) -> AutoShrinkConfig:

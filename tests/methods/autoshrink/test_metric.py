@@ -2,9 +2,10 @@ import math
 
 import pytest
 
-from shrinknas.config import ImageTask, SearchSettings, TextTask
+from shrinknas.config import ImageTask, TextTask
+from shrinknas.methods.autoshrink.config import SearchSettings
 from shrinknas.run.trial import TrialResult
-from shrinknas.search.metric import score
+from shrinknas.methods.autoshrink.metric import score
 from shrinknas.genome.dag_cell import Topology
 
 CELL = Topology.complete("cnn", ("input", "conv1x1", "sepconv3x3"))

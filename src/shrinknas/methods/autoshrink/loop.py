@@ -15,9 +15,10 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
-from ..config import AutoShrinkConfig, ImageTask
-from ..run.trial import ParentWeights, TrialResult, TrialSpec, edges_cut_off
-from ..genome.dag_cell import Edge, Topology, balanced_ops
+from ...config import ImageTask
+from .config import AutoShrinkConfig
+from ...run.trial import ParentWeights, TrialResult, TrialSpec, edges_cut_off
+from ...genome.dag_cell import Edge, Topology, balanced_ops
 from .metric import score
 
 log = logging.getLogger(__name__)

@@ -5,10 +5,11 @@ import math
 
 import pytest
 
-from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings, identity
+from shrinknas.config import ImageTask, ImageTraining, identity
+from shrinknas.methods.autoshrink.config import AutoShrinkConfig, SearchSettings
 from shrinknas.run.trial import TrialResult
 from shrinknas.run.executors import evaluate_serially
-from shrinknas.search.autoshrink import autoshrink, derive_seed, initial_cell, sample_removals
+from shrinknas.methods.autoshrink.loop import autoshrink, derive_seed, initial_cell, sample_removals
 
 TINY = ImageTask(dataset="digits", proxy_train=200, proxy_val=50,
                  training=ImageTraining(epochs=1, batch_size=64))
