@@ -38,11 +38,14 @@ from shrinknas.run import hardware
 from shrinknas.run.executors import PoolExecutor, evaluate_with
 from shrinknas.run.rundir import RunDir
 from shrinknas.run.store import RunStore
-from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec, edges_cut_off, image_training
+from shrinknas.genome.dag_cell import edges_cut_off
+from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec
+from shrinknas.train.cells import image_training
 from shrinknas.methods.autoshrink.loop import derive_seed, initial_cell, sample_removals
 from shrinknas.methods.autoshrink.run import stored_config, written_config
 from shrinknas.methods.autoshrink.metric import score
 from shrinknas.genome.dag_cell import Topology
+from shrinknas.methods.autoshrink.records import steps as kept_steps
 from emit import emit  # benchmarks/emit.py
 
 
@@ -89,11 +92,11 @@ def parent_weights(store: RunStore, config: AutoShrinkConfig, steps: list[int], 
     """The trained parent of each step: an inherit run's stored weights; a paper run keeps none, so its kept cells
     are trained again exactly as the run trained them (the same trial key, so the same numbers, checked), and the
     fast protocol's fine-tunes can be ranked on a faithful search's own steps against its own from-scratch scores."""
-    kept = {row["step"]: row for row in store.steps()}
+    kept = {row["step"]: row for row in kept_steps(store)}
     found, retrain = {}, {}
     for step in steps:
         row = kept[step - 1]
-        topology = Topology.from_dict(row["topology"])
+        topology = Topology.from_dict(row["genome"])
         stored = store.get(row["key"])
         if stored is not None and stored.weights is not None:
             found[step] = ParentWeights(row["key"], topology, stored.weights)
@@ -106,17 +109,17 @@ def parent_weights(store: RunStore, config: AutoShrinkConfig, steps: list[int], 
             raise SystemExit(f"step {step - 1} of {store.path} has no stored weights: is it an inherit run?")
     results = evaluate_with(PoolExecutor(workers))([spec for spec, _ in retrain.values()]) if retrain else []
     for (step, (spec, stored)), again in zip(retrain.items(), results):
-        if (again.val_acc, again.epochs) != (stored.val_acc, stored.epochs):
-            raise SystemExit(f"step {step - 1}'s cell trained again gave val_acc {again.val_acc} in {again.epochs} "
-                             f"epochs, the run {stored.val_acc} in {stored.epochs}: another kind of machine?")
-        found[step] = ParentWeights(spec.key(), spec.topology, again.weights)
+        if (again.metric("val_acc"), again.metric("epochs")) != (stored.metric("val_acc"), stored.metric("epochs")):
+            raise SystemExit(f"step {step - 1}'s cell trained again gave val_acc {again.metric('val_acc')} in {again.metric('epochs')} "
+                             f"epochs, the run {stored.metric('val_acc')} in {stored.metric('epochs')}: another kind of machine?")
+        found[step] = ParentWeights(spec.key(), spec.genome, again.weights)
     return found
 
 
 def step_specs(config: AutoShrinkConfig, step: int, variants: Variants, only: list[int] | None,
                parent: ParentWeights):
     """(label, spec) of every trial measured at ``step``: the K candidates under every protocol variant."""
-    parent_topology = parent.topology
+    parent_topology = parent.genome
     settings, task = config.search, config.task
     assert isinstance(task, ImageTask)
     # the run's own trial seed first, then others: every variant's j-th seed is the same
@@ -174,7 +177,7 @@ def same_training(spec: TrialSpec) -> str:
     schedule = image_training(spec).model_copy(update=neutral)
     task = spec.task.model_copy(update={"training": spec.task.training.model_copy(update=neutral)})
     parent = spec.parent.key if spec.parent else None
-    return json.dumps([spec.topology.to_dict(), spec.seed, parent, task.model_dump(mode="json"),
+    return json.dumps([spec.genome.to_dict(), spec.seed, parent, task.model_dump(mode="json"),
                        schedule.model_dump(mode="json")], sort_keys=True)
 
 
@@ -198,8 +201,10 @@ def read_reference(folder: Path, config: AutoShrinkConfig) -> dict[tuple[int, To
     if ref_config.search.protocol != "paper" or ref_config.task != config.task:
         raise SystemExit(f"{folder} is not a --protocol paper run of the same task settings")
     ops = initial_cell(ref_config).ops
-    fields = ("status", "val_acc", "val_ppl", "macs", "params", "seconds", "epochs", "error")
-    return {(row["step"], row_cell(ref_config, ops, row)): TrialResult(key=row["key"], **{f: row[f] for f in fields})
+    metrics = ("val_acc", "val_ppl", "macs", "params", "epochs")
+    return {(row["step"], row_cell(ref_config, ops, row)): TrialResult(
+                key=row["key"], status=row["status"], metrics={f: row[f] for f in metrics if row[f] is not None},
+                seconds=row["seconds"], error=row["error"])
             for row in RunDir(folder).read_trajectory()}
 
 
@@ -242,7 +247,7 @@ def results_by_variant(cells: list[Topology], labelled, results: list[TrialResul
     accs: dict[str, list[float | None]] = {}
     for (name, i, _), r in zip(labelled, results):
         scores.setdefault(name, [float("nan")] * len(cells))[i] = score(r, cells[i], config.task, config.search)
-        accs.setdefault(name, [None] * len(cells))[i] = r.val_acc
+        accs.setdefault(name, [None] * len(cells))[i] = r.metric("val_acc")
         seconds[name] = seconds.get(name, 0.0) + r.seconds
     return scores, accs, seconds
 
@@ -291,8 +296,7 @@ def stored_results(old: dict, cells: list[Topology], macs: dict[tuple[int, tuple
                    ) -> dict[str, list[TrialResult]]:
     """A stored report step's variants as results again: its val_acc, the run's MACs, its seconds spread evenly."""
     seconds = {name: v["seconds"] for name, v in old["variants"].items()} | {"scratch": old["scratch_seconds"]}
-    return {name: [TrialResult(key="", status="ok", val_acc=acc, macs=macs[(old["step"], cell.edges)],
-                               seconds=(seconds[name] or 0.0) / len(cells)) for cell, acc in zip(cells, accs)]
+    return {name: [TrialResult(key="", status="ok", metrics={"val_acc": acc, "macs": macs[(old["step"], cell.edges)]}, seconds=(seconds[name] or 0.0) / len(cells)) for cell, acc in zip(cells, accs)]
             for name, accs in old["val_acc"].items()}
 
 
@@ -412,7 +416,7 @@ def main() -> None:
     handovers = tuple({"run": None, "on": True, "off": False}[h] for h in args.leaf_handover)
     variants = Variants(tuple(args.budgets), scratch_epochs, tuple(args.schedules), args.finetune_other_seed,
                         args.scratch_seeds, handovers, tuple(cut_rule(r) for r in args.cut_edge_steps))
-    parent_edges = {row["step"] + 1: len(row["topology"]["edges"]) for row in store.steps()}
+    parent_edges = {row["step"] + 1: len(row["genome"]["edges"]) for row in kept_steps(store)}
     only = {int(step): [int(i) for i in picked.split(",")] for step, _, picked in (o.partition(":") for o in args.only)}
     reused = read_reused(args.reuse, scratch_epochs)
     for (step, _), old in reused.items():

@@ -138,10 +138,10 @@ def main() -> None:
     for protocol, (config, result, wall) in runs.items():
         best = result.best
         report[protocol] = {"seconds": round(wall, 1), "trial_seconds": round(sum(c.result.seconds for c in result.candidates), 1),
-                            "trials": len(result.candidates), "trial_epochs": sum(c.result.epochs for c in result.candidates),
+                            "trials": len(result.candidates), "trial_epochs": sum(c.result.metric("epochs") for c in result.candidates),
                             "seconds_per_step": step_seconds(result),
-                            "best_S": round(best.score, 4), "best_val_acc": best.result.val_acc,
-                            "best_macs": best.result.macs, "best_params": best.result.params,
+                            "best_S": round(best.score, 4), "best_val_acc": best.result.metric("val_acc"),
+                            "best_macs": best.result.metric("macs"), "best_params": best.result.metric("params"),
                             "best_step": best.step, "best_cell": best.topology.to_dict()}
     report["speedup"] = round(report["paper"]["seconds"] / report["inherit"]["seconds"], 2)
     report["trial_seconds_ratio"] = round(report["paper"]["trial_seconds"] / report["inherit"]["trial_seconds"], 2)

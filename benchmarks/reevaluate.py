@@ -70,12 +70,12 @@ def main() -> None:
     rows: dict[str, dict] = {}
     for (name, spec), r in zip(labelled, results):
         row = rows.setdefault(f"{name[0]}:{name[1]}", {
-            "run": name[0], "which": name[1], "cell": spec.topology.to_dict(), "edges": len(spec.topology.edges),
-            "macs": r.macs, "params": r.params, "S_in_search": round(cells[name][1], 4),
+            "run": name[0], "which": name[1], "cell": spec.genome.to_dict(), "edges": len(spec.genome.edges),
+            "macs": r.metric("macs"), "params": r.metric("params"), "S_in_search": round(cells[name][1], 4),
             "val_acc_fresh": [], "S_fresh": [], "epochs": []})
-        row["val_acc_fresh"].append(r.val_acc)
-        row["S_fresh"].append(round(score(r, spec.topology, task, config.search), 4))
-        row["epochs"].append(r.epochs)
+        row["val_acc_fresh"].append(r.metric("val_acc"))
+        row["S_fresh"].append(round(score(r, spec.genome, task, config.search), 4))
+        row["epochs"].append(r.metric("epochs"))
     for row in rows.values():
         row["S_fresh_mean"] = round(statistics.fmean(row["S_fresh"]), 4)
         row["winners_curse"] = round(row["S_in_search"] - row["S_fresh_mean"], 4)

@@ -17,6 +17,7 @@ from shrinknas.run.store import RunStore
 from shrinknas.run.trial import ParentWeights
 from shrinknas.methods.autoshrink.run import replay, run_autoshrink, stored_config
 from shrinknas.genome.dag_cell import Topology
+from shrinknas.methods.autoshrink.records import steps as kept_steps
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
@@ -45,8 +46,8 @@ def test_a_paper_runs_steps_are_ranked_by_fine_tunes_against_its_own_scratch_tri
     _, searched = replay(run)
     with RunStore.read(run) as store:  # the from-scratch side is the run's own trials: read back, never trained
         config = stored_config(store)
-        parents = {row["step"] + 1: ParentWeights(row["key"], Topology.from_dict(row["topology"]), b"")
-                   for row in store.steps()}
+        parents = {row["step"] + 1: ParentWeights(row["key"], Topology.from_dict(row["genome"]), b"")
+                   for row in kept_steps(store)}
         for step in (1, 2):
             _, labelled = fidelity.step_specs(config, step, fidelity.Variants((3,), 4, scratch_seeds=1), None,
                                               parents[step])
@@ -56,7 +57,7 @@ def test_a_paper_runs_steps_are_ranked_by_fine_tunes_against_its_own_scratch_tri
         own = [c for c in searched.candidates if c.step == row["step"]]
         # the reference is the run's own from-scratch trials, in the run's sampling order
         assert row["S"]["scratch"] == [round(c.score, 5) for c in own]
-        assert row["val_acc"]["scratch"] == [c.result.val_acc for c in own]
+        assert row["val_acc"]["scratch"] == [c.result.metric("val_acc") for c in own]
         # read back, not trained again: trained again they would score the same, but not in the same seconds
         assert row["scratch_seconds"] == round(sum(c.result.seconds for c in own), 1)
         # the fine-tunes are trained here, from the parent trained again: other numbers than from scratch
@@ -67,7 +68,8 @@ def test_a_paper_runs_steps_are_ranked_by_fine_tunes_against_its_own_scratch_tri
 def test_a_parent_that_does_not_train_again_to_the_runs_numbers_stops_the_script(tmp_path, monkeypatch):
     run = faithful_run(tmp_path / "run")
     with sqlite3.connect(run / "trials.sqlite") as conn:  # step 0's trial, as if another machine had trained it
-        conn.execute("UPDATE trials SET val_acc = 0.5 WHERE key = (SELECT key FROM steps WHERE step = 0)")
+        conn.execute("UPDATE trials SET metrics = json_set(metrics, '$.val_acc', 0.5) WHERE key = "
+                     "(SELECT json_extract(value, '$.key') FROM records WHERE kind = 'step' AND idx = 0)")
     monkeypatch.setattr(sys, "argv", ["fidelity.py", str(run), "--steps", "1", "--budgets", "3",
                                       "--scratch-epochs", "4", "--scratch-seeds", "1", "--workers", "1"])
     with pytest.raises(SystemExit, match="step 0's cell trained again gave val_acc"):
@@ -89,7 +91,7 @@ def test_a_fast_runs_step_is_ranked_against_a_faithful_runs_files_without_traini
     _, fast_search = replay(fast)
     faithful_rows = [r for r in map(json.loads, (faithful / "trajectory.jsonl").read_text().splitlines())
                      if r["step"] == 1]
-    assert row["val_acc"]["finetune_3"] == [c.result.val_acc for c in fast_search.candidates if c.step == 1]
+    assert row["val_acc"]["finetune_3"] == [c.result.metric("val_acc") for c in fast_search.candidates if c.step == 1]
     assert row["val_acc"]["scratch"] == [r["val_acc"] for r in faithful_rows]
     assert row["scratch_seconds"] == round(sum(r["seconds"] for r in faithful_rows), 1)
     # the fine-tunes come back from the fast run's store too, in the seconds they took there

@@ -29,8 +29,8 @@ def tiny(**training) -> ImageTask:
 def assert_like_evaluate(batched, alone):
     for b, a in zip(batched, alone):
         assert b.ok and a.ok
-        assert (b.key, b.epochs, b.macs, b.params) == (a.key, a.epochs, a.macs, a.params)
-        assert abs(b.val_acc - a.val_acc) <= 1 / 50 + 1e-12  # float32 rounding: at most one example
+        assert (b.key, b.metric("epochs"), b.metric("macs"), b.metric("params")) == (a.key, a.metric("epochs"), a.metric("macs"), a.metric("params"))
+        assert abs(b.metric("val_acc") - a.metric("val_acc")) <= 1 / 50 + 1e-12  # float32 rounding: at most one example
 
 
 def test_batched_step_reports_what_one_by_one_reports(caplog):
@@ -51,9 +51,9 @@ def test_candidates_fine_tuning_a_parent_keep_their_trained_weights():
     results = evaluate_batch(specs)
     assert_like_evaluate(results, [evaluate(s) for s in specs])
     for spec, result in zip(specs, results):  # one fine-tuning epoch: the weights kept score val_acc
-        net = build_proxy_network(spec.topology, task, data.in_channels, data.n_classes)
+        net = build_proxy_network(spec.genome, task, data.in_channels, data.n_classes)
         net.load_state_dict(weights_from_bytes(result.weights))
-        assert accuracy(net, data.val_x, data.val_y) == result.val_acc
+        assert accuracy(net, data.val_x, data.val_y) == result.metric("val_acc")
 
 
 def test_candidates_given_a_longer_fine_tune_batch_apart_and_still_report_what_evaluate_reports():

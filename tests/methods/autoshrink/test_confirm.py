@@ -9,6 +9,7 @@ import pytest
 from shrinknas.config import ImageTask, ImageTraining
 from shrinknas.methods.autoshrink.config import AutoShrinkConfig, ConfirmSettings, SearchSettings
 from shrinknas.run.executors import SerialExecutor, evaluate_serially
+from shrinknas.methods.autoshrink.records import search_progress, steps as kept_steps
 from shrinknas.run.store import RunStore
 from shrinknas.run.trial import TrialResult, TrialSpec, evaluate
 from shrinknas.methods.autoshrink.loop import Candidate, autoshrink, derive_seed
@@ -61,7 +62,7 @@ def test_finalists_are_trained_from_scratch_on_fresh_shared_seeds(searched):
     assert {f.candidate.topology for f in confirmed} == {c.topology for c in finalists(searched.chosen, 2)}
     first = confirmed[0]
     again = evaluate(TrialSpec(first.candidate.topology, TASK.from_scratch(), seeds[1]))
-    assert again.val_acc == first.results[1].val_acc
+    assert again.metric("val_acc") == first.results[1].metric("val_acc")
     assert first.mean_score == pytest.approx(sum(first.scores) / 2)
     assert first.mean_score >= confirmed[1].mean_score
 
@@ -72,7 +73,7 @@ def test_a_finalist_that_fails_on_any_seed_is_never_the_pick(searched):
 
     def failing_first(batch, on_result=None):
         results = evaluate_serially(batch)
-        return [dataclasses.replace(r, status="failed", error="diverged") if s.topology == best_by_search and i == 1
+        return [dataclasses.replace(r, status="failed", error="diverged") if s.genome == best_by_search and i == 1
                 else r for i, (s, r) in enumerate(zip(batch, results))]
 
     confirmed = confirm(config, searched.chosen, failing_first)
@@ -92,15 +93,15 @@ def test_a_finished_run_is_confirmed_by_running_it_again_without_searching_again
     assert summary["search_best"] == plain["best"]
     assert summary["confirm"]["seeds"] == confirm_seeds(tiny(top=2, seeds=2))
     with RunStore.read(tmp_path) as store:  # `runs ls/show` read the pick from the store, not summary.json
-        progress, steps = store.progress(), store.steps()
-    picked_step = next(row["step"] for row in steps if row["key"] == progress.final_key)
-    assert picked_step == finalists_[0]["step"] and progress.final_score == finalists_[0]["S_fresh_mean"]
-    assert progress.confirm_trainings == 4 and progress.trials == plain["trials"] + 4
+        progress, steps, found = store.progress(), kept_steps(store), search_progress(store)
+    picked_step = next(row["step"] for row in steps if row["key"] == found.final_key)
+    assert picked_step == finalists_[0]["step"] and found.final_score == finalists_[0]["S_fresh_mean"]
+    assert found.confirm_trainings == 4 and progress.trials == plain["trials"] + 4
     # more seeds later: only the new seed's trainings run
     more = run_autoshrink(tiny(top=2, seeds=3), tmp_path, executor)
     assert more["trials_trained"] == 2
     # without the stage again: eq. (7)'s pick is the final cell, in the store as in the files
     again = run_autoshrink(tiny(), tmp_path, executor)
     with RunStore.read(tmp_path) as store:
-        assert store.progress().final_key is None and store.progress().confirm_trainings == 0
+        assert search_progress(store).final_key is None and search_progress(store).confirm_trainings == 0
     assert again["best"] == plain["best"] and "confirm" not in again

@@ -53,8 +53,8 @@ def test_best_is_argmax_of_S_over_the_trajectory(tiny_run):
 
 def test_same_seed_same_trajectory(tiny_run):
     again = autoshrink(tiny_config(), evaluate_serially)
-    assert [(c.step, c.removed_edge, c.result.val_acc) for c in again.candidates] == [
-        (c.step, c.removed_edge, c.result.val_acc) for c in tiny_run.candidates
+    assert [(c.step, c.removed_edge, c.result.metric("val_acc")) for c in again.candidates] == [
+        (c.step, c.removed_edge, c.result.metric("val_acc")) for c in tiny_run.candidates
     ]
 
 
@@ -72,7 +72,7 @@ def test_failed_candidate_is_recorded_and_never_chosen():
         results = evaluate_serially(specs)
         state["calls"] += 1
         if len(results) > 1:
-            best_i = max(range(len(results)), key=lambda i: results[i].val_acc)
+            best_i = max(range(len(results)), key=lambda i: results[i].metric("val_acc"))
             results[best_i] = dataclasses.replace(results[best_i], status="failed", error="diverged: loss became nan")
         return results
 
@@ -89,7 +89,7 @@ def test_all_candidates_failing_stops_the_search_with_a_reason():
     complete = initial_cell(tiny_config())
 
     def only_the_complete_dag_trains(specs, on_result=None):
-        if specs[0].topology == complete:
+        if specs[0].genome == complete:
             return evaluate_serially(specs)
         return [TrialResult(s.key(), "failed", error="boom") for s in specs]
 
@@ -120,14 +120,14 @@ def test_a_step_whose_fine_tunes_all_collapsed_is_trained_again_from_scratch():
     announced: list[int] = []
     rescued = autoshrink(tiny_config(protocol="inherit", scratch_if_drop=drop, stop_edges=3), recording,
                          on_step=lambda step, n, edges, round_name: announced.append(step))
-    fine_tuned = {(spec.parent.key, spec.topology): r for spec, r in ran if spec.parent is not None}
-    from_scratch = {(spec.seed, spec.topology): r for spec, r in ran if spec.parent is None}
+    fine_tuned = {(spec.parent.key, spec.genome): r for spec, r in ran if spec.parent is not None}
+    from_scratch = {(spec.seed, spec.genome): r for spec, r in ran if spec.parent is None}
     outcomes, collapsed_steps = set(), []
     for step in range(1, len(rescued.chosen)):
         parent = rescued.chosen[step - 1]
         mine = [c for c in rescued.candidates if c.step == step]
         first = [fine_tuned[(parent.result.key, c.topology)] for c in mine]
-        collapsed = all(r.val_acc < parent.result.val_acc - drop for r in first)
+        collapsed = all(r.metric("val_acc") < parent.result.metric("val_acc") - drop for r in first)
         for c, r in zip(mine, first):
             expected = from_scratch[(derive_seed(0, "trial", step), c.topology)] if collapsed else r
             assert c.from_scratch == collapsed and c.result == expected
@@ -178,7 +178,7 @@ def test_a_screened_step_gives_the_full_fine_tune_to_its_best_short_ones_alone()
 
     config = screened_config(screen_steps=1, screen_top=2)
     result = autoshrink(config, recording)
-    by_spec = {(s.parent.key if s.parent else None, s.topology, s.task.training.finetune_steps): r for s, r in ran}
+    by_spec = {(s.parent.key if s.parent else None, s.genome, s.task.training.finetune_steps): r for s, r in ran}
     screened_steps = 0
     for step in range(1, len(result.chosen)):
         parent, mine = result.chosen[step - 1], [c for c in result.candidates if c.step == step]
@@ -264,5 +264,5 @@ def test_full_fine_tunes_that_go_on_from_their_screening_pause_are_those_that_st
     config = screened_config(screen_steps=1, screen_top=2)
     resumed, started_over = autoshrink(config, evaluate_serially), autoshrink(config, without_pauses)
     assert any(handed), "the loop must hand pauses on for this test to mean anything"
-    assert [(c.result.key, c.result.val_acc, c.result.weights) for c in resumed.candidates] == \
-        [(c.result.key, c.result.val_acc, c.result.weights) for c in started_over.candidates]
+    assert [(c.result.key, c.result.metric("val_acc"), c.result.weights) for c in resumed.candidates] == \
+        [(c.result.key, c.result.metric("val_acc"), c.result.weights) for c in started_over.candidates]

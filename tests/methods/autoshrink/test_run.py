@@ -10,6 +10,7 @@ from shrinknas.run.executors import SerialExecutor
 from shrinknas.run.store import RunStore
 from shrinknas.errors import BadInputError, ShrinkNASError
 from shrinknas.methods.autoshrink.run import replay, run_autoshrink, stored_config, written_config
+from shrinknas.methods.autoshrink.records import steps as kept_steps
 
 
 def tiny(protocol: str) -> AutoShrinkConfig:
@@ -62,9 +63,9 @@ def test_a_run_stopped_after_steps_retrained_from_scratch_resumes_from_their_wei
     )
     finished = run_autoshrink(config, tmp_path, SerialExecutor(threads_per_trial=1))
     with RunStore.read(tmp_path) as store:
-        rescued = [row["step"] for row in store.steps() if row["step"] > 0 and row["parent"] is None]
+        rescued = [row["step"] for row in kept_steps(store) if row["step"] > 0 and row["parent"] is None]
     assert len(rescued) >= 2, "the test needs two re-trained steps"
     with sqlite3.connect(tmp_path / "trials.sqlite") as conn:  # as if stopped before the last ones were recorded
-        conn.execute("DELETE FROM steps WHERE step >= ?", (rescued[1],))
+        conn.execute("DELETE FROM records WHERE kind = 'step' AND idx >= ?", (rescued[1],))
     resumed = run_autoshrink(config, tmp_path, SerialExecutor(threads_per_trial=1))
     assert resumed["trials_trained"] == 0 and resumed["best"] == finished["best"]

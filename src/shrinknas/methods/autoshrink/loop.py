@@ -17,8 +17,8 @@ from typing import Callable, Protocol
 
 from ...config import ImageTask
 from .config import AutoShrinkConfig
-from ...run.trial import ParentWeights, TrialResult, TrialSpec, edges_cut_off
-from ...genome.dag_cell import Edge, Topology, balanced_ops
+from ...run.trial import ParentWeights, TrialResult, TrialSpec
+from ...genome.dag_cell import Edge, Topology, balanced_ops, edges_cut_off
 from .metric import score
 
 log = logging.getLogger(__name__)
@@ -65,13 +65,13 @@ class Candidate:
             "removed_edge": list(self.removed_edge) if self.removed_edge else None,
             "edges": [list(e) for e in self.topology.edges],
             "n_edges": len(self.topology.edges),
-            "val_acc": r.val_acc,
-            "val_ppl": r.val_ppl,
-            "macs": r.macs,
-            "params": r.params,
+            "val_acc": r.metric("val_acc"),
+            "val_ppl": r.metric("val_ppl"),
+            "macs": r.metric("macs"),
+            "params": r.metric("params"),
             "S": self.score if math.isfinite(self.score) else None,
             "seconds": r.seconds,
-            "epochs": r.epochs,
+            "epochs": r.metric("epochs"),
             "status": r.status,
             "error": r.error,
             "key": r.key,
@@ -84,7 +84,7 @@ class Candidate:
         """Only screened steps carry these, so the rows of other runs stay as they were."""
         assert self.screen is not None
         score = self.screen_score if self.screen_score is not None and math.isfinite(self.screen_score) else None
-        return {"screened_out": self.screened_out, "screen_val_acc": self.screen.val_acc, "screen_S": score,
+        return {"screened_out": self.screened_out, "screen_val_acc": self.screen.metric("val_acc"), "screen_S": score,
                 "screen_seconds": self.screen.seconds}
 
 
@@ -273,9 +273,9 @@ def retrain_collapsed(candidates: list[Candidate], parent: Candidate, drop: floa
     step of every fast N=5 run: 24 fine-tune steps gave 0.11-0.28 where the same cells reach 0.70-0.85 from
     scratch), and when that is true of every candidate the step ranks failed starts, not cells. The whole step is
     re-trained, so its candidates are never ranked across the two protocols."""
-    floor = (parent.result.val_acc or 0.0) - drop
-    usable = [c for c in candidates if c.ok and c.result.val_acc is not None]
-    if not usable or any(c.result.val_acc >= floor for c in usable):
+    floor = (parent.result.metric("val_acc") or 0.0) - drop
+    usable = [c for c in candidates if c.ok and c.result.metric("val_acc") is not None]
+    if not usable or any(c.result.metric("val_acc") >= floor for c in usable):
         return candidates
     return from_scratch([(c.removed_edge, c.topology) for c in candidates])
 

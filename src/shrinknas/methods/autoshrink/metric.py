@@ -21,7 +21,7 @@ def resource(result: TrialResult, topology: Topology, task: ImageTask | TextTask
     """The Res term: the counted MACs/params for CNNs, edges * hidden^2 for RNN cells."""
     if isinstance(task, TextTask):
         return max(len(topology.edges), 1) * task.hidden**2
-    value = result.macs if settings.resource == "macs" else result.params
+    value = result.metric("macs") if settings.resource == "macs" else result.metric("params")
     if value is None:
         raise ValueError(f"trial {result.key} has no {settings.resource} count")
     return float(value)
@@ -29,8 +29,8 @@ def resource(result: TrialResult, topology: Topology, task: ImageTask | TextTask
 
 def performance(result: TrialResult, task: ImageTask | TextTask) -> float:
     if isinstance(task, TextTask):
-        return 0.25 * (200.0 - float(result.val_ppl))
-    return float(result.val_acc)
+        return 0.25 * (200.0 - float(result.metric("val_ppl")))
+    return float(result.metric("val_acc"))
 
 
 def score(result: TrialResult, topology: Topology, task: ImageTask | TextTask, settings: SearchSettings) -> float:

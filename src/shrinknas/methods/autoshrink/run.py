@@ -21,6 +21,7 @@ from ...run.rundir import BEST_CELL, CONFIG, SUMMARY, TRAJECTORY, RunDir
 from ...run.runner import IndexCallback, TrialRunner
 from ...run.store import RunProgress, RunStore
 from ...run.trial import TrialResult, TrialSpec
+from .records import record_final, record_step
 from .loop import Candidate, CandidateCallback, SearchResult, StepCallback, autoshrink
 from .confirm import Confirmed, confirm, final_pick
 
@@ -32,10 +33,10 @@ def candidate_summary(c: Candidate) -> dict[str, Any]:
     return {
         "step": c.step,
         "n_edges": len(c.topology.edges),
-        "val_acc": r.val_acc,
-        "val_ppl": r.val_ppl,
-        "macs": r.macs,
-        "params": r.params,
+        "val_acc": r.metric("val_acc"),
+        "val_ppl": r.metric("val_ppl"),
+        "macs": r.metric("macs"),
+        "params": r.metric("params"),
         "S": c.score,
         "cell": c.topology.to_dict(),
     }
@@ -110,7 +111,7 @@ def written_config(run_dir: Path | str) -> AutoShrinkConfig:
 def confirmed_summary(f: Confirmed) -> dict[str, Any]:
     """A finalist: its search numbers, then its from-scratch ones per fresh seed and their mean S."""
     return {**candidate_summary(f.candidate),
-            "val_acc_fresh": [r.val_acc for r in f.results], "val_ppl_fresh": [r.val_ppl for r in f.results],
+            "val_acc_fresh": [r.metric("val_acc") for r in f.results], "val_ppl_fresh": [r.metric("val_ppl") for r in f.results],
             "S_fresh": [s if math.isfinite(s) else None for s in f.scores],
             "S_fresh_mean": f.mean_score if math.isfinite(f.mean_score) else None}
 
@@ -175,7 +176,7 @@ def run_autoshrink(
                     on_step=announce,
                     on_candidate=lambda c: trajectory.append(c.record()),
                     on_trial_done=on_trial_done,
-                    on_kept=lambda c: store.record_step(c.step, c.result.key, c.score),
+                    on_kept=lambda c: record_step(store, c.step, c.result.key, c.score),
                 )
             runner.label = "confirm stage"
             confirmed = confirm(config, result.chosen, runner, on_confirm_start, on_confirm_trial) \
@@ -187,8 +188,8 @@ def run_autoshrink(
         summary["trials_trained"], summary["trials_from_store"] = runner.counts.trained, runner.counts.reused
         summary["machine"] = store.machine()  # where it started: on another kind of CPU a rerun rounds differently
         picked = final_pick(confirmed)
-        store.record_final(picked.candidate.result.key if picked else None, picked.mean_score if picked else None,
-                           sum(len(f.results) for f in confirmed or ()))
+        record_final(store, picked.candidate.result.key if picked else None, picked.mean_score if picked else None,
+                     sum(len(f.results) for f in confirmed or ()))
         run.write_json(BEST_CELL, summary["best"]["cell"])
         run.write_json(SUMMARY, summary)
         store.set_state("finished")

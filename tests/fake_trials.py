@@ -37,7 +37,7 @@ def seeded_trial(spec: TrialSpec) -> TrialResult:
         loss = torch.nn.functional.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
-    return TrialResult(spec.key(), "ok", val_acc=float(loss.item()), params=torch.get_num_threads(), epochs=5)
+    return TrialResult(spec.key(), "ok", metrics={"val_acc": float(loss.item()), "params": torch.get_num_threads(), "epochs": 5})
 
 
 def _attempt(spec: TrialSpec) -> int:
