@@ -1,5 +1,6 @@
-"""``benchmarks/fidelity.py`` on a faithful (paper-protocol) run: its kept cells are trained again as the parents
-of the fine-tunes, and its own from-scratch trials are the reference, read back rather than trained."""
+"""``fidelity.py`` (experiments/autoshrink/) on a faithful (paper-protocol) run: its kept cells are trained
+again as the parents of the fine-tunes, and its own from-scratch trials are the reference, read back rather than
+trained."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from shrinknas.run.trial import ParentWeights
 from shrinknas.search.driver import replay, run_autoshrink, stored_config
 from shrinknas.genome.dag_cell import Topology
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
+SCRIPTS = Path(__file__).resolve().parents[2] / "experiments" / "autoshrink"
+sys.path.insert(0, str(SCRIPTS))
 
-import fidelity  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
+import fidelity  # noqa: E402  (experiments/autoshrink/ is a folder of scripts, not a package)
 
 
 def faithful_run(folder: Path, protocol: str = "paper") -> Path:

@@ -1,5 +1,5 @@
-"""``benchmarks/reevaluate.py`` judges a published results folder (config.yaml and summary.json, no store) again:
-the cells it re-trains are the run's own, on the task the run searched."""
+"""``reevaluate.py`` (experiments/autoshrink/) judges a published results folder (config.yaml and summary.json,
+no store) again: the cells it re-trains are the run's own, on the task the run searched."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchS
 from shrinknas.run.executors import SerialExecutor
 from shrinknas.search.driver import run_autoshrink
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
+SCRIPTS = Path(__file__).resolve().parents[2] / "experiments" / "autoshrink"
+sys.path.insert(0, str(SCRIPTS))
 
-import reevaluate  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
+import reevaluate  # noqa: E402  (experiments/autoshrink/ is a folder of scripts, not a package)
 
 
 def test_a_results_folder_without_its_store_is_judged_on_fresh_seeds(tmp_path, monkeypatch):
