@@ -12,8 +12,9 @@ Compared with what the fast run spent: its trial seconds (screening fine-tunes i
 measured over fitted seconds per epoch, so both sides are this machine's seconds. ``--calibrate-to RUN``: scale to
 that run's step 0 instead (an fp32 run on the fast run's machine, where the fast run trained in bf16 and the faithful
 search it is compared with trains in the paper's fp32).
-Usage: python experiments/autoshrink/faithful_projection.py experiments/autoshrink/searches/fm8 \
-           --paper-run experiments/autoshrink/searches/fm5_protocols/paper --out experiments/autoshrink/cost/faithful_projection_fm8.json
+Usage: python experiments/autoshrink/faithful_projection.py experiments/autoshrink/searches/fm8_plain \
+           --paper-run experiments/autoshrink/searches/fm8_paper \
+           --out experiments/autoshrink/cost/faithful_projection_fm8_plain_measured.json
 """
 
 from __future__ import annotations
