@@ -230,7 +230,11 @@ def _to_torchscript(module: nn.Module, inputs: tuple[torch.Tensor, ...], path: P
 
 
 def read_card(path: Path | str) -> ModelCard:
-    """The card written beside an export (``card_path(path)``); its format and signature are in ``extra``."""
+    """The card written beside an export (``card_path(path)``); its format and signature are in ``extra``.
+
+    >>> read_card("cell.onnx").mean  # doctest: +SKIP
+    (72.94,)
+    """
     source = card_path(path)
     try:
         data = json.loads(source.read_text())
@@ -288,7 +292,10 @@ def load_trained(directory: Path | str) -> tuple[nn.Module, ModelCard]:
 
 def onnx_session(path: Path | str, threads: int | None = None) -> "onnxruntime.InferenceSession":
     """An onnxruntime CPU session on ``threads`` threads (default: as many as torch uses), one op at a time, so its
-    timings compare with torch's on the same threads."""
+    timings compare with torch's on the same threads.
+
+    >>> onnx_session("cell.onnx").run(None, {"image": images})  # doctest: +SKIP
+    """
     ort = _require("onnxruntime")
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or torch.get_num_threads()

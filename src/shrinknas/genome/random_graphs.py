@@ -67,7 +67,11 @@ _GENERATORS: dict[str, tuple[Callable[[int], dict[str, Any]], Callable[..., nx.G
 
 
 def graph_defaults(graph: str, nodes: int) -> dict[str, Any]:
-    """The parameters ``random_cell`` uses for ``graph`` on a cell of ``nodes`` nodes unless told others."""
+    """The parameters ``random_cell`` uses for ``graph`` on a cell of ``nodes`` nodes unless told others.
+
+    >>> graph_defaults("ba", 8)
+    {'m': 3}
+    """
     _check(graph, nodes)
     return {} if graph == "complete" else _GENERATORS[graph][0](nodes - 1)
 
