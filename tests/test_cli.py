@@ -42,7 +42,7 @@ def test_search_writes_a_run_directory_that_reproduces_the_printout(tmp_path, cl
     # one kept row per step, and each step's candidates are the previous step's kept cell minus one edge
     kept = {x["step"]: x for x in lines if x["kept"]}
     assert sorted(kept) == sorted({x["step"] for x in lines})
-    ops = Topology.from_dict(json.loads((out_dir / "best_cell.json").read_text())).ops
+    ops = Topology.from_dict(json.loads((out_dir / "architecture.json").read_text())).ops
     for x in lines:
         if x["step"] > 0:
             parent = Topology("cnn", ops, tuple(map(tuple, kept[x["step"] - 1]["edges"])))
@@ -51,8 +51,8 @@ def test_search_writes_a_run_directory_that_reproduces_the_printout(tmp_path, cl
     assert summary["search_best"]["S"] >= best_line["S"] - 1e-12  # eq. (7)
     # the fast default confirms its 3 best kept cells on 2 fresh seeds; the best mean is the final cell
     assert config["confirm"] == {"top": 3, "seeds": 2} and len(summary["confirm"]["finalists"]) == 3
-    best_cell = json.loads((out_dir / "best_cell.json").read_text())
-    assert best_cell == summary["best"]["cell"] == summary["confirm"]["finalists"][0]["cell"]
+    best_cell = json.loads((out_dir / "architecture.json").read_text())
+    assert best_cell == summary["best"]["genome"] == summary["confirm"]["finalists"][0]["genome"]
     assert f"{summary['best']['val_acc']:.4f}" in out and str(out_dir) in out.replace("\n", "")
     assert summary["machine"] == hardware.describe()  # where it ran: another CPU kind rounds differently
 

@@ -48,7 +48,7 @@ def test_rnn_search_end_to_end_then_train_the_found_cell(cli, tmp_path, text_dir
         expected = 0.25 * (200 - x["val_ppl"]) - (math.log10(x["n_edges"] * hidden**2) - 6)
         assert x["S"] == pytest.approx(expected)
     assert "val_ppl" in out and f"{summary['best']['val_ppl']:.2f}" in out
-    best = json.loads((out_dir / "best_cell.json").read_text())
+    best = json.loads((out_dir / "architecture.json").read_text())
     assert best["kind"] == "rnn" and len(best["ops"]) == 3
 
     # the confirm stage on the finished run: the finalists re-trained, scored by perplexity like the search
@@ -63,9 +63,9 @@ def test_rnn_search_end_to_end_then_train_the_found_cell(cli, tmp_path, text_dir
     for f in finalists:
         (ppl,) = f["val_ppl_fresh"]
         assert f["S_fresh_mean"] == pytest.approx(0.25 * (200 - ppl) - (math.log10(f["n_edges"] * hidden**2) - 6))
-    assert json.loads((out_dir / "best_cell.json").read_text()) == finalists[0]["cell"] == confirmed["best"]["cell"]
+    assert json.loads((out_dir / "architecture.json").read_text()) == finalists[0]["genome"] == confirmed["best"]["genome"]
 
-    code, out, err = cli("train", out_dir, "--task", "rnn", "--dataset", f"text:{text_dir}", "--hidden", 8,
+    code, out, err = cli("train", out_dir, "--dataset", f"text:{text_dir}", "--hidden", 8,
                          "--vocab", 20, "--epochs", 2, "--batch-size", 4, "--json", "--out", tmp_path / "final")
     assert code == 0, err
     report = json.loads(out)
@@ -74,7 +74,7 @@ def test_rnn_search_end_to_end_then_train_the_found_cell(cli, tmp_path, text_dir
 
 
 def test_profile_published_shrinkrnn(cli, shrinkrnn_file):
-    code, out, err = cli("profile", shrinkrnn_file, "--task", "rnn", "--hidden", 745, "--vocab", 10000, "--json")
+    code, out, err = cli("profile", shrinkrnn_file, "--hidden", 745, "--classes", 10000, "--json")
     assert code == 0, err
     report = json.loads(out)
     assert report["edges"] == 12 and abs(report["params"] - 23e6) < 0.03 * 23e6
@@ -86,9 +86,9 @@ def test_show_draws_an_rnn_cell(cli, shrinkrnn_file, tmp_path):
     assert "highway" in out and (tmp_path / "cell.png").stat().st_size > 0
 
 
-def test_task_must_match_the_cell(cli, shrinkrnn_file):
-    code, _, err = cli("profile", shrinkrnn_file, "--task", "cnn")
-    assert code == 2 and "--task rnn" in err
+def test_options_of_another_kind_of_architecture_are_refused(cli, shrinkrnn_file):
+    code, _, err = cli("profile", shrinkrnn_file, "--cells-per-stage", 2)
+    assert code == 2 and "--cells-per-stage does not apply to rnn architectures" in err and "--hidden" in err
 
 
 def test_missing_fortunes_directory_is_one_line(cli, tmp_path, shrinkrnn_file):

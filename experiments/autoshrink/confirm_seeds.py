@@ -15,13 +15,13 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from emit import emit  # experiments/autoshrink/emit.py
+from studies import cell_of, emit  # experiments/autoshrink/studies.py
 
 from shrinknas.methods.autoshrink.loop import preference
 
 
 def pick(finalists: list[dict], seeds: int) -> dict:
-    return max(finalists, key=lambda f: preference(statistics.fmean(f["S_fresh"][:seeds]), len(f["cell"]["edges"])))
+    return max(finalists, key=lambda f: preference(statistics.fmean(f["S_fresh"][:seeds]), len(cell_of(f)["edges"])))
 
 
 def run_row(summary: dict, seeds: int) -> dict[str, Any] | None:
@@ -31,7 +31,7 @@ def run_row(summary: dict, seeds: int) -> dict[str, Any] | None:
         return None
     full, fewer = pick(finalists, len(finalists[0]["S_fresh"])), pick(finalists, seeds)
     return {"finalists": [f["step"] for f in finalists], "pick_step": full["step"], "fewer_seeds_pick_step": fewer["step"],
-            "same_pick": fewer["cell"] == full["cell"], "confirm_trial_seconds": round(confirm["trial_seconds"], 1)}
+            "same_pick": cell_of(fewer) == cell_of(full), "confirm_trial_seconds": round(confirm["trial_seconds"], 1)}
 
 
 def report(results: Path, seeds: int) -> dict[str, Any]:

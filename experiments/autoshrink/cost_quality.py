@@ -16,7 +16,7 @@ import json
 import statistics
 from pathlib import Path
 
-from emit import emit  # experiments/autoshrink/emit.py
+from studies import cell_of, emit  # experiments/autoshrink/studies.py
 
 #: the committed run folders, and the re-evaluation reports that judged their final cells on fresh seeds
 FOLDERS = Path(__file__).resolve().parent / "searches"
@@ -51,7 +51,7 @@ def search_point(way: str, seed: int, folder: str, report: str, run: str) -> dic
     confirm = (summary.get("confirm") or {}).get("trial_seconds") or 0.0
     judged = json.loads((JUDGED / report).read_text())
     (cell,) = [c for c in judged["cells"] if c["run"] == run and c["which"] == "best"]
-    if cell["cell"] != summary["best"]["cell"]:
+    if cell_of(cell) != cell_of(summary["best"]):
         raise SystemExit(f"{report} judged another cell of {run} than {folder}'s final cell")
     return {"way": way, "seed": seed, "folder": folder, "trial_seconds": round(summary["trial_seconds"] + confirm, 1),
             "edges": cell["edges"], "macs": cell["macs"], "S_fresh_mean": cell["S_fresh_mean"]}

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emit import emit  # experiments/autoshrink/emit.py
+from studies import emit  # experiments/autoshrink/studies.py
 
 from shrinknas.run.rundir import RunDir
 

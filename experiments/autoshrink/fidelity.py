@@ -46,7 +46,7 @@ from shrinknas.methods.autoshrink.run import stored_config, written_config
 from shrinknas.methods.autoshrink.metric import score
 from shrinknas.genome.dag_cell import Topology
 from shrinknas.methods.autoshrink.records import steps as kept_steps
-from emit import emit  # experiments/autoshrink/emit.py
+from studies import emit  # experiments/autoshrink/studies.py
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from shrinknas.run.executors import PoolExecutor, evaluate_serially, evaluate_wi
 from shrinknas.methods.autoshrink.loop import SearchResult, autoshrink, derive_seed
 from shrinknas.methods.autoshrink.run import replay
 from shrinknas.methods.autoshrink.metric import score
-from emit import emit  # experiments/autoshrink/emit.py
+from studies import emit  # experiments/autoshrink/studies.py
 
 
 def run(protocol: str, args: argparse.Namespace):

@@ -24,7 +24,7 @@ from shrinknas.methods.autoshrink.loop import derive_seed
 from shrinknas.methods.autoshrink.run import written_config
 from shrinknas.methods.autoshrink.metric import score
 from shrinknas.genome.dag_cell import Topology
-from emit import emit  # experiments/autoshrink/emit.py
+from studies import cell_of, emit  # experiments/autoshrink/studies.py
 
 
 def fp32(task):
@@ -49,15 +49,15 @@ def main() -> None:
         # the run's final cell: the confirm stage's pick where it ran (summary.json), else the search's best
         summary = json.loads((folder / "summary.json").read_text())
         final = summary["best"]
-        cells[(str(folder), "best")] = (Topology.from_dict(final["cell"]), final["S"])
+        cells[(str(folder), "best")] = (Topology.from_dict(cell_of(final)), final["S"])
         if args.finalists:  # what another confirm rule (fewer seeds, say) would have picked, judged on fresh seeds
             for finalist in (summary.get("confirm") or {}).get("finalists", []):
-                if finalist["cell"] != final["cell"]:
+                if cell_of(finalist) != cell_of(final):
                     cells[(str(folder), f"finalist_step_{finalist['step']}")] = (
-                        Topology.from_dict(finalist["cell"]), finalist["S"])
+                        Topology.from_dict(cell_of(finalist)), finalist["S"])
         complete = summary["complete_dag"]
-        if args.with_complete and all(cell.to_dict() != complete["cell"] for cell, _ in cells.values()):
-            cells[(str(folder), "complete")] = (Topology.from_dict(complete["cell"]), complete["S"])
+        if args.with_complete and all(cell.to_dict() != cell_of(complete) for cell, _ in cells.values()):
+            cells[(str(folder), "complete")] = (Topology.from_dict(cell_of(complete)), complete["S"])
     tasks = {fp32(c.task.from_scratch()) for c in configs.values()}
     if len(tasks) != 1:
         raise SystemExit("the runs were searched with different task settings; their proxy scores do not compare")

@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from emit import emit  # experiments/autoshrink/emit.py
+from studies import cell_of, emit  # experiments/autoshrink/studies.py
 from fidelity import run_files, tau  # experiments/autoshrink/fidelity.py
 
 from shrinknas.run.rundir import SUMMARY, RunDir
@@ -73,7 +73,7 @@ def run_summary(run: Path) -> dict[str, Any]:
     finalists = (summary.get("confirm") or {}).get("finalists") or []
     fresh = next((f["S_fresh_mean"] for f in finalists if f["step"] == best["step"]), None)
     seconds = step_seconds(run)
-    return {"final_cell": {"step": best["step"], "edges": best["cell"]["edges"], "macs": best["macs"],
+    return {"final_cell": {"step": best["step"], "edges": cell_of(best)["edges"], "macs": best["macs"],
                            "S_in_search": round(best["S"], 4), "S_fresh_mean": None if fresh is None else round(fresh, 4)},
             "trials": summary["trials"], "steps": summary["steps"], "retrained_steps": summary["retrained_steps"],
             "step0_seconds": seconds.pop(0), "loop_trial_seconds": round(sum(seconds.values()), 1),

@@ -13,7 +13,7 @@ import json
 import statistics
 from pathlib import Path
 
-from emit import emit  # experiments/autoshrink/emit.py
+from studies import emit  # experiments/autoshrink/studies.py
 
 from shrinknas.run.rundir import RunDir
 from shrinknas.methods.autoshrink.loop import preference

@@ -38,12 +38,12 @@ def test_a_confirmed_runs_pick_with_fewer_seeds_is_read_from_its_summary(tmp_pat
     finalists = summary["confirm"]["finalists"]
     assert len(finalists) == 2 and all(len(f["S_fresh"]) == 2 for f in finalists)
     # with every seed the script's rule picks the run's final cell: it ranks finalists as the stage does
-    assert confirm_seeds.pick(finalists, 2)["cell"] == summary["best"]["cell"]
-    first_seed = max(finalists, key=lambda f: (f["S_fresh"][0], -len(f["cell"]["edges"])))
+    assert confirm_seeds.pick(finalists, 2)["genome"] == summary["best"]["genome"]
+    first_seed = max(finalists, key=lambda f: (f["S_fresh"][0], -len(f["genome"]["edges"])))
     row = report["by_run"]["deep/run"]
-    assert row["pick_step"] == next(f["step"] for f in finalists if f["cell"] == summary["best"]["cell"])
+    assert row["pick_step"] == next(f["step"] for f in finalists if f["genome"] == summary["best"]["genome"])
     assert row["fewer_seeds_pick_step"] == first_seed["step"]
-    assert row["same_pick"] == (first_seed["cell"] == summary["best"]["cell"])
+    assert row["same_pick"] == (first_seed["genome"] == summary["best"]["genome"])
 
 
 def test_a_one_seed_stage_uses_the_first_seed_of_a_two_seed_stage() -> None:

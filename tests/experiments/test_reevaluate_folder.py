@@ -35,7 +35,7 @@ def test_a_results_folder_without_its_store_is_judged_on_fresh_seeds(tmp_path, m
     assert set(rows) == {"best", "complete"}
     for which, found in (("best", summary["best"]), ("complete", summary["complete_dag"])):
         row = rows[which]
-        assert row["cell"] == found["cell"] and row["macs"] == found["macs"] and row["S_in_search"] == round(found["S"], 4)
+        assert row["cell"] == found["genome"] and row["macs"] == found["macs"] and row["S_in_search"] == round(found["S"], 4)
         assert len(row["S_fresh"]) == 2  # one training per fresh seed
     # the seeds are distinct (two trainings of a tiny cell may still round to the same S on some CPUs)
     assert len(set(report["seeds"])) == 2 and not set(report["seeds"]) & {config.search.seed}

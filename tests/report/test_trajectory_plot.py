@@ -53,7 +53,13 @@ def test_runs_plot_writes_a_png_next_to_the_run(tiny_run, cli):
     assert png.read_bytes()[:4] == b"\x89PNG" and str(png) in stdout.replace("\n", "")
 
 
-def test_a_folder_without_a_trajectory_is_one_line_and_exit_2(cli, tmp_path):
+def test_a_folder_that_is_no_run_is_one_line_and_exit_2(cli, tmp_path):
+    code, _, err = cli("runs", "plot", tmp_path)
+    assert code == 2 and err.count("\n") == 1 and "holds no run" in err
+
+
+def test_a_run_without_a_trajectory_is_one_line_and_exit_2(cli, tmp_path):
+    (tmp_path / "config.yaml").write_text("method: autoshrink\n")
     code, _, err = cli("runs", "plot", tmp_path)
     assert code == 2 and err.count("\n") == 1 and "no trajectory" in err
 

@@ -51,7 +51,7 @@ def test_a_search_completes_when_a_ray_worker_is_killed_and_matches_serial(ray_c
     assert _outcomes(tmp_path / "ray") == _outcomes(tmp_path / "serial")
     assert all(status == "ok" for status, *_ in _outcomes(tmp_path / "ray").values())
     assert on_ray["best"] == serial["best"]
-    assert json.loads((tmp_path / "ray" / "best_cell.json").read_text()) == serial["best"]["cell"]
+    assert json.loads((tmp_path / "ray" / "architecture.json").read_text()) == serial["best"]["genome"]
 
 
 def test_a_task_that_keeps_raising_is_recorded_as_failed(ray_cluster, marker_dir):

@@ -10,6 +10,7 @@ import hashlib
 import json
 import random
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Iterable
 
 import networkx as nx
@@ -95,7 +96,15 @@ class Topology:
 
     def predecessors(self, node: int) -> list[int]:
         """Inputs of a node in ascending order: the order its inputs are concatenated in."""
-        return [u for u, v in self.edges if v == node]
+        return list(self._inputs.get(node, ()))
+
+    @cached_property
+    def _inputs(self) -> dict[int, tuple[int, ...]]:
+        """Every node's inputs at once: one pass over the edges, not one per node (cells of thousands of nodes)."""
+        found: dict[int, list[int]] = {}
+        for u, v in self.edges:  # sorted, so each list is ascending
+            found.setdefault(v, []).append(u)
+        return {v: tuple(us) for v, us in found.items()}
 
     def reachable(self) -> frozenset[int]:
         """Nodes reachable from the input (node 0 included)."""

@@ -17,6 +17,7 @@ from ..config import ImageTask
 from ..errors import BadInputError
 from ..ops import INPUT_AXES, build_op, conv_bn, glorot_init
 from ..genome.dag_cell import Topology
+from .deploy import Deployment, SizeEstimate, register_deployment
 from .registry import NetworkKind, NetworkSpec, register_network
 
 
@@ -292,3 +293,68 @@ def _image_inputs(
 
 
 register_network(CELL_NETWORK, NetworkKind(_build_cell_network, ("image",), ("logits",), _image_inputs))
+
+
+#: Macro networks a found cell can be built into: the paper's Table 1 network at the data's input, or ShrinkCNN's.
+MACROS = ("final", "imagenet")
+
+
+def _deployed_cell(topology: Topology, facts: dict, macro: str, cells_per_stage: int, width_mult: float,
+                   act: str) -> tuple[NetworkSpec, tuple[int, ...]]:
+    """The Table 1 network (T cells a stage, widths times W) for the data's input, or the ImageNet macro of
+    ShrinkCNN-A/B (its 224x224 input and 1001 classes, whatever the data)."""
+    if macro == "imagenet":
+        return cell_network_spec(topology, imagenet_macro(act), 3, 1001), (3, 224, 224)
+    if macro != "final":
+        raise BadInputError(f"unknown macro {macro!r}; expected one of {list(MACROS)}")
+    if cells_per_stage < 1 or width_mult <= 0:
+        raise BadInputError("--cells-per-stage must be 1 or more and --width-mult above 0")
+    shape = tuple(int(x) for x in facts["input_shape"])
+    return cell_network_spec(topology, cifar_macro(cells_per_stage, width_mult, act), shape[0],
+                             int(facts["n_classes"])), shape
+
+
+#: parameters of an op per (channels in, channels out), BN included; pooling ops end in a 1x1 Conv-BN
+_OP_PARAMS = {
+    "conv1x1": lambda c, w: c * w + 2 * w,
+    "sepconv3x3": lambda c, w: 9 * c + 2 * c + c * w + 2 * w,
+    "sepconv5x5": lambda c, w: 25 * c + 2 * c + c * w + 2 * w,
+    "maxpool3x3": lambda c, w: c * w + 2 * w,
+    "avgpool3x3": lambda c, w: c * w + 2 * w,
+}
+
+
+def estimate_cell_network(spec: NetworkSpec, input_shape: tuple[int, ...]) -> SizeEstimate:
+    """Params and one input's activations of a ``CellNetwork`` from its spec alone, without building anything:
+    a cell file of thousands of nodes must be refused before its labels and modules take the memory."""
+    args = spec.arguments
+    cell, macro = Topology.from_dict(args["cell"]).pruned(), MacroConfig.from_dict(args["macro"])
+    _, h, w = input_shape
+    h, w = -(-h // macro.stem_stride), -(-w // macro.stem_stride)
+    c = macro.stem_channels
+    params = args["in_channels"] * c * 9 + 2 * c
+    activations = 2 * c * h * w
+    nodes = sorted(cell.reachable() - {0})
+    leaves = cell.leaves()
+    for width, pool in macro.cells():
+        h, w = h // pool, w // pool
+        channels = {0: c, **{v: width for v in nodes}}
+        for v in nodes:
+            c_in = sum(channels[u] for u in cell.predecessors(v))
+            params += _OP_PARAMS[cell.ops[v]](c_in, width)
+            activations += (2 * c_in + 3 * width) * h * w  # concat, depthwise output, conv and BN outputs
+        c_out = sum(channels[v] for v in leaves)
+        if c_out != c or pool > 1:
+            params += c * c_out + 2 * c_out
+        activations += 2 * c_out * h * w
+        c = c_out
+    if macro.head_channels:
+        params += c * macro.head_channels + 2 * macro.head_channels
+        c = macro.head_channels
+    params += c * args["n_classes"] + args["n_classes"]
+    return SizeEstimate(params, activations)
+
+
+register_deployment("cnn", Deployment(
+    _deployed_cell, {"macro": "final", "cells_per_stage": 1, "width_mult": 1.0, "act": "relu"},
+    {"input_shape": [3, 32, 32], "n_classes": 10}, estimate=estimate_cell_network))

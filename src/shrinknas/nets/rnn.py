@@ -22,6 +22,7 @@ from torch import nn
 
 from ..errors import BadInputError
 from ..genome.dag_cell import Topology
+from .deploy import Deployment, register_deployment
 from .registry import NetworkKind, NetworkSpec, register_network
 
 #: Uniform init range of every weight (authors and DARTS: 0.04); the decoder bias starts at zero.
@@ -251,3 +252,20 @@ register_network(
     NetworkKind(_build_language_model, ("tokens", "hidden"), ("logits", "next_hidden"), _token_inputs,
                 BatchFirstLanguageModel),
 )
+
+
+def _deployed_language_model(topology: Topology, facts: dict, hidden: int) -> tuple[NetworkSpec, tuple[int, ...]]:
+    """The cell's language model: the data's vocabulary, ``hidden`` = embedding size (ShrinkRNN: 745)."""
+    if hidden < 1:
+        raise BadInputError("--hidden must be at least 1")
+    return language_model_spec(topology, int(facts["n_classes"]), hidden), tuple(facts["input_shape"])
+
+
+def _language_counts(model: nn.Module, input_shape: tuple[int, ...]) -> dict:
+    counts = count_language_model(model.cell.topology, model.nhid, model.vocab_size)
+    return {"params": counts.params, "macs_per_token": counts.macs_per_token, "edges": counts.edges,
+            "hidden": counts.hidden, "vocab_size": counts.vocab_size}
+
+
+register_deployment("rnn", Deployment(_deployed_language_model, {"hidden": 745},
+                                      {"input_shape": [35], "n_classes": 10000}, count=_language_counts))

@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import networkx as nx  # noqa: E402
 
 from ..genome.dag_cell import Topology  # noqa: E402
+from .text import TableView, View  # noqa: E402
+from .architecture import ArchitectureView, register_view  # noqa: E402
 from .figures import save_figure  # noqa: E402
 
 OP_COLOURS = {
@@ -94,3 +96,19 @@ def draw_cell(topology: Topology, path: Path | str, title: str | None = None) ->
     ax.axis("off")
     fig.tight_layout()
     save_figure(fig, path, dpi=120)
+
+
+def describe_cell(topology: Topology) -> View:
+    """Every node: its op, its inputs, its role (the input, an output leaf, unreachable)."""
+    live, leaves = topology.reachable(), set(topology.leaves())
+    first = "input" if topology.kind == "cnn" else "highway from x, h_prev"
+    rows = tuple((str(i), op, ", ".join(map(str, topology.predecessors(i))),
+                  first if i == 0 else "unreachable" if i not in live else "output (leaf)" if i in leaves else "")
+                 for i, op in enumerate(topology.ops))
+    table = TableView(f"{topology.kind} cell, {len(topology.edges)} edges", ("node", "op", "inputs", "role"), rows)
+    edges = " ".join(f"{u}->{v}" for u, v in topology.edges) or "(none)"
+    return View((f"edges: {edges}",), (table,))
+
+
+for _kind in ("cnn", "rnn"):
+    register_view(_kind, ArchitectureView(describe_cell, lambda genome, path: draw_cell(genome, path)))

@@ -1,4 +1,5 @@
-"""The files of a run directory a person (or a script) reads back: config, trajectory, best cell, summary.
+"""The files of a run directory a person (or a script) reads back: config, summary, the found architecture, and a
+method's own (AutoShrink's trajectory).
 
 Every number the CLI prints comes from these files. Files are written whole through a temporary name and
 an atomic rename, so a crash never leaves a half-written result behind.
@@ -15,7 +16,7 @@ from ..errors import BadInputError
 
 CONFIG = "config.yaml"
 TRAJECTORY = "trajectory.jsonl"
-BEST_CELL = "best_cell.json"
+ARCHITECTURE = "architecture.json"  # the run's answer: any command that takes an architecture file takes it
 SUMMARY = "summary.json"
 STORE = "trials.sqlite"
 

@@ -1,16 +1,21 @@
-"""Final training of a found cell: the Table 1 network on the full training set (paper section 3.5), or a
-recurrent cell's language model on the whole corpus (section 4.2)."""
+"""Final training of a found architecture on the full training set, for every genome kind: an AutoShrink cell's
+Table 1 network (paper section 3.5), a recurrent cell's language model on the whole corpus (section 4.2), and the
+kinds other methods register (``register_final_trainer``)."""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ..config import ImageTraining, TextTask
+from ..config import SHRINKRNN_FINAL_TRAINING, ImageTraining, TextTask, validated
+from ..errors import BadInputError
+from ..genome import Genome
 from ..nets.cnn import CellNetwork, cell_network_spec, cifar_macro
 from ..nets.rnn import language_model_spec
 from ..resources import count
@@ -137,3 +142,66 @@ def save_trained(out: Path, report: dict[str, Any], model: torch.nn.Module, topo
     run.write_json("result.json", report)
     torch.save(model.state_dict(), run.file("weights.pt"))
     run.write_text("cell.json", json.dumps(topology.to_dict(), indent=2) + "\n")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What a user says of a final training whatever the architecture; None: the kind's own default."""
+
+    epochs: int | None = None
+    lr: float | None = None
+    batch_size: int | None = None
+    augment: bool = False
+    precision: str = "fp32"
+    seed: int = 0
+    device: str = "cpu"
+
+
+FinalTrainer = Callable[..., dict[str, Any]]  # (genome, dataset, recipe, out, on_epoch, **options) -> report
+_TRAINERS: dict[str, tuple[FinalTrainer, tuple[str, ...]]] = {}
+
+
+def register_final_trainer(genome_kind: str, trainer: FinalTrainer, options: tuple[str, ...] = ()) -> None:
+    """``trainer`` trains architectures of this kind fully, taking these options besides the ``Recipe``."""
+    _TRAINERS[genome_kind] = (trainer, options)
+
+
+def train_found(genome: Genome, dataset: str, recipe: Recipe = Recipe(), out: Path | None = None,
+                on_epoch: EpochCallback | None = None, **options: Any) -> dict[str, Any]:
+    """Train ``genome``'s network fully on ``dataset`` with its kind's trainer; options left at None are defaults,
+    and one the kind does not take is a one-line error."""
+    if genome.kind not in _TRAINERS:
+        raise BadInputError(f"{genome.kind} architectures have no final training")
+    trainer, takes = _TRAINERS[genome.kind]
+    given = {k: v for k, v in options.items() if v is not None}
+    unknown = sorted(set(given) - set(takes))
+    if unknown:
+        raise BadInputError(f"{', '.join('--' + u.replace('_', '-') for u in unknown)} does not apply to "
+                            f"{genome.kind} architectures (they take {', '.join('--' + t.replace('_', '-') for t in takes)})")
+    return trainer(genome, dataset, recipe, out, on_epoch, **given)
+
+
+def _train_cell(topology: Topology, dataset: str, recipe: Recipe, out: Path | None, on_epoch: EpochCallback | None,
+                cells_per_stage: int = 1, width_mult: float = 1.0, act: str = "relu") -> dict[str, Any]:
+    """The Table 1 network: Adam with cosine decay from 4e-3, batch 128, 20 epochs unless told otherwise."""
+    epochs = recipe.epochs or 20
+    settings = validated(ImageTraining, {
+        "epochs": epochs, "lr": recipe.lr or 4e-3, "batch_size": recipe.batch_size or 128, "augment": recipe.augment,
+        "schedule": "cosine", "patience": epochs + 1, "early_exit_acc": 0.0, "precision": recipe.precision}, "train")
+    return train_final(topology, dataset, settings, cells_per_stage, width_mult, act, recipe.seed, recipe.device, out,
+                       on_epoch)
+
+
+def _train_language_cell(topology: Topology, dataset: str, recipe: Recipe, out: Path | None,
+                         on_epoch: EpochCallback | None, hidden: int = 745, vocab: int = 10000) -> dict[str, Any]:
+    """The authors' final recipe (dropouts, weight decay, SGD then NT-ASGD) unless epochs, lr or batch are given."""
+    training = SHRINKRNN_FINAL_TRAINING.model_dump()
+    training.update({k: v for k, v in {"epochs": recipe.epochs, "lr": recipe.lr, "batch_size": recipe.batch_size}.items()
+                     if v is not None})
+    task = validated(TextTask, {"dataset": dataset, "hidden": hidden, "vocab_size": vocab, "device": recipe.device,
+                                "training": training}, "train")
+    return train_final_language(topology, task, seed=recipe.seed, out=out, on_epoch=on_epoch)
+
+
+register_final_trainer("cnn", _train_cell, ("cells_per_stage", "width_mult", "act"))
+register_final_trainer("rnn", _train_language_cell, ("hidden", "vocab"))

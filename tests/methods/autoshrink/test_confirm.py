@@ -56,12 +56,12 @@ def test_finalists_are_trained_from_scratch_on_fresh_shared_seeds(searched):
     seeds = confirm_seeds(config)
     search_seeds = {derive_seed(3, "trial", c.step) for c in searched.candidates}
     assert len(specs) == 4 and not set(seeds) & search_seeds
-    assert all(s.parent is None and s.task == TASK.from_scratch() and s.task != TASK for s in specs)
+    assert all(s.parent is None and s.task == config.task.from_scratch() and s.task != config.task for s in specs)
     assert {s.seed for s in specs} == set(seeds) and all(f.seeds == tuple(seeds) for f in confirmed)
     # the cells are the two best kept ones, and each score is what its own training gives
     assert {f.candidate.topology for f in confirmed} == {c.topology for c in finalists(searched.chosen, 2)}
     first = confirmed[0]
-    again = evaluate(TrialSpec(first.candidate.topology, TASK.from_scratch(), seeds[1]))
+    again = evaluate(TrialSpec(first.candidate.topology, config.task.from_scratch(), seeds[1]))
     assert again.metric("val_acc") == first.results[1].metric("val_acc")
     assert first.mean_score == pytest.approx(sum(first.scores) / 2)
     assert first.mean_score >= confirmed[1].mean_score
@@ -89,7 +89,7 @@ def test_a_finished_run_is_confirmed_by_running_it_again_without_searching_again
     assert summary["trials_trained"] == 4 and summary["trials_from_store"] == plain["trials"]
     finalists_ = summary["confirm"]["finalists"]
     assert len(finalists_) == 2 and finalists_[0]["S_fresh_mean"] >= finalists_[1]["S_fresh_mean"]
-    assert summary["best"]["cell"] == finalists_[0]["cell"] == json.loads((tmp_path / "best_cell.json").read_text())
+    assert summary["best"]["genome"] == finalists_[0]["genome"] == json.loads((tmp_path / "architecture.json").read_text())
     assert summary["search_best"] == plain["best"]
     assert summary["confirm"]["seeds"] == confirm_seeds(tiny(top=2, seeds=2))
     with RunStore.read(tmp_path) as store:  # `runs ls/show` read the pick from the store, not summary.json

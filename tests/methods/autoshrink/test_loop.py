@@ -163,6 +163,7 @@ def screened_config(**search) -> AutoShrinkConfig:
     """Fine-tunes of 3 steps (of 64 of digits' 200 proxy images), screened after 1, the best 2 of 3 going on."""
     training = ImageTraining(epochs=1, batch_size=64, finetune_steps=3)
     task = TINY.model_copy(update={"training": training})
+    search = {"scratch_if_drop": None, **search}  # steps re-trained from scratch would not be screened
     return AutoShrinkConfig(search=SearchSettings(nodes=4, candidates=3, protocol="inherit", **search), task=task)
 
 

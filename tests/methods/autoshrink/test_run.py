@@ -42,7 +42,7 @@ def test_replaying_a_finished_run_gives_its_trajectory_without_training(tmp_path
     assert config == tiny(protocol)
     assert len(replayed.candidates) == summary["trials"] >= 3
     assert replayed.best.score == summary["best"]["S"]
-    assert replayed.best.topology.to_dict() == summary["best"]["cell"]
+    assert replayed.best.topology.to_dict() == summary["best"]["genome"]
     assert sum(c.result.seconds for c in replayed.candidates) == pytest.approx(summary["trial_seconds"], abs=1e-3)
 
 

@@ -1,12 +1,35 @@
-"""AutoShrink's settings: the shrink loop and the confirm stage around the trials, and the task they train on."""
+"""AutoShrink's settings: the shrink loop and the confirm stage around the trials, and the task they train on.
+
+The defaults are the fast search (``fast`` preset): candidates fine-tune their parent's weights, a step whose every
+fine-tune collapsed is trained again from scratch, and 3 finalists are confirmed on fresh seeds. What depends on the
+task or the protocol is filled in from what was given (``AutoShrinkConfig._fill_defaults``), so settings built in
+Python, from a YAML file or from the command line are the same settings: language cells search as the authors did
+(6 nodes, parameters as the resource, lambda 1, from scratch, down to a quarter of the edges), and the paper's
+protocol picks the final cell by eq. (7), without a confirm stage.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ...config import ImageTask, StrictModel, TextTask, added_setting
+
+#: A fast search re-trains a step from scratch when all its fine-tunes fell this far (docs/autoshrink.md, "The last
+#: steps"), and confirms this many finalists on fresh seeds ("The confirm stage").
+FAST_SCRATCH_IF_DROP = 0.15
+FAST_CONFIRM_TOP = 3
+#: The authors' language-cell search: 6 nodes, lambda 1 on parameters, stop once a quarter of the edges is left.
+RNN_NODES, RNN_LAMBDA, RNN_KEEP_FRACTION = 6, 1.0, 0.25
+
+
+def _given(part: Any) -> dict[str, Any]:
+    """The settings of one part as given: a dict as it is, a model as the fields it was given explicitly."""
+    if isinstance(part, BaseModel):
+        return {name: getattr(part, name) for name in part.model_fields_set}
+    return dict(part) if isinstance(part, dict) else {} if part is None else part
+
 
 class SearchSettings(StrictModel):
     """The AutoShrink loop around the trials."""
@@ -17,8 +40,8 @@ class SearchSettings(StrictModel):
     resource: Literal["macs", "params"] = "macs"
     stop_edges: int = Field(0, ge=0, description="stop once the cell has this many edges (authors' RNN: 4)")
     protocol: Literal["paper", "inherit"] = Field(
-        "paper", description="paper: every candidate from scratch (the library default); inherit: candidates fine-tune "
-        "the kept parent (the CLI default for cnn searches)"
+        "inherit", description="inherit: candidates fine-tune the kept parent's weights (the default for cnn cells) | "
+        "paper: every candidate trained from scratch, as published (rnn cells: the only one)"
     )
     scratch_if_drop: float | None = added_setting(
         None, ge=0, le=1,
@@ -63,7 +86,7 @@ class ConfirmSettings(StrictModel):
     A search's best S is the maximum of many single-seed trainings (biased upward), and under the inherit protocol
     a fine-tuned score; re-training the ``top`` kept cells from scratch with ``seeds`` fresh seeds and taking the
     best mean S picks the final cell on scores that played no part in choosing the finalists. Off (``top`` 0) is
-    the paper's eq. (7) and the library default (as ``protocol`` paper is); the CLI's fast default confirms 3 cells."""
+    the paper's eq. (7), the default of ``protocol`` paper; the fast default confirms 3 cells."""
 
     top: int = Field(0, ge=0, description="kept cells (best search S first) to re-train from scratch; 0: off")
     seeds: int = Field(2, ge=1, description="fresh seeds per re-trained cell")
@@ -76,6 +99,33 @@ class AutoShrinkConfig(StrictModel):
     search: SearchSettings = SearchSettings()
     confirm: ConfirmSettings = ConfirmSettings()
     task: ImageTask | TextTask = Field(default_factory=ImageTask, discriminator="task")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_defaults(cls, data: Any) -> Any:
+        """Defaults that depend on what else was given (see the module's docstring)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        search, confirm, task = (_given(data.get(name)) for name in ("search", "confirm", "task"))
+        if task.setdefault("task", "cnn") == "rnn":
+            search.setdefault("resource", "params")
+            search.setdefault("lam", RNN_LAMBDA)
+            search.setdefault("protocol", "paper")
+            nodes = search.setdefault("nodes", RNN_NODES)
+            if isinstance(nodes, int):  # anything else is reported by the validation
+                search.setdefault("stop_edges", round(RNN_KEEP_FRACTION * nodes * (nodes - 1) / 2))
+        else:
+            train = task.get("proxy_train")
+            if isinstance(train, int) and "proxy_val" not in task:
+                task["proxy_val"] = max(10, train // 5)
+        inheriting = search.get("protocol", "inherit") == "inherit"
+        search.setdefault("scratch_if_drop", FAST_SCRATCH_IF_DROP if inheriting else None)
+        confirm.setdefault("top", FAST_CONFIRM_TOP if inheriting else 0)
+        if "seed" in search and task["task"] == "cnn":  # one seed for every random choice, the proxy split too
+            task.setdefault("data_seed", search["seed"])
+        data.update(search=search, confirm=confirm, task=task)
+        return data
 
     @model_validator(mode="after")
     def _rnn_scores_params(self) -> "AutoShrinkConfig":

@@ -1,29 +1,30 @@
-"""Runs a configured AutoShrink search into a run directory: the one function the CLI calls.
+"""An AutoShrink search as a method's run function: the loop (``loop.py``) and the confirm stage wired to the
+run's store, trial runner and events, and the summary it leaves.
 
-It owns the files (config.yaml, trajectory.jsonl, best_cell.json, summary.json, trials.sqlite); the algorithm
-stays in ``autoshrink.py`` and knows nothing of files. A directory that holds an unfinished run with the same
-settings is resumed: the loop replays from the seed and its finished trials come back from the store.
+Its own files: trajectory.jsonl (one line per trained candidate, as it finishes); the store keeps the trial every
+step kept and the final pick (``records.py``). A resumed run replays the loop from its seed and finds its finished
+trials in the store.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ...config import ImageTask, TextTask, dump_yaml, identity, load_yaml, validated
-from .config import AutoShrinkConfig
+from ...config import identity, load_yaml, validated
 from ...errors import ShrinkNASError
-from ...run.executors import Executor, SerialExecutor
-from ...run.rundir import BEST_CELL, CONFIG, SUMMARY, TRAJECTORY, RunDir
-from ...run.runner import IndexCallback, TrialRunner
-from ...run.store import RunProgress, RunStore
+from ...run.events import Event, EventSink
+from ...run.executors import Executor
+from ...run.rundir import CONFIG, TRAJECTORY, RunDir
+from ...run.runner import IndexCallback
+from ...run.store import RunStore
 from ...run.trial import TrialResult, TrialSpec
-from .records import record_final, record_step
-from .loop import Candidate, CandidateCallback, SearchResult, StepCallback, autoshrink
+from ..driver import THREADS_KEY, RunContext, run_method
+from .config import AutoShrinkConfig
 from .confirm import Confirmed, confirm, final_pick
+from .loop import Candidate, SearchResult, autoshrink
+from .records import record_final, record_step
 
 METHOD = "autoshrink"
 
@@ -38,11 +39,11 @@ def candidate_summary(c: Candidate) -> dict[str, Any]:
         "macs": r.metric("macs"),
         "params": r.metric("params"),
         "S": c.score,
-        "cell": c.topology.to_dict(),
+        "genome": c.topology.to_dict(),
     }
 
 
-def summarize(result: SearchResult, seconds: float, confirmed: list[Confirmed] | None = None) -> dict[str, Any]:
+def summarize(result: SearchResult, confirmed: list[Confirmed] | None = None) -> dict[str, Any]:
     """``best`` is the final cell: the confirm stage's pick where it ran and a finalist trained, else eq. (7)'s."""
     failed = [c for c in result.candidates if not c.result.ok]
     screening = sum(c.screen is not None for c in result.candidates)
@@ -54,7 +55,7 @@ def summarize(result: SearchResult, seconds: float, confirmed: list[Confirmed] |
             "finalists": [confirmed_summary(f) for f in confirmed],
             "trial_seconds": round(sum(r.seconds for f in confirmed for r in f.results), 3)}}
     return {
-        "best": candidate_summary(picked.candidate if picked else result.best),
+        "best": confirmed_summary(picked) if picked else candidate_summary(result.best),
         **extra,
         "complete_dag": candidate_summary(result.chosen[0]),
         "steps": len(result.chosen) - 1,
@@ -63,37 +64,17 @@ def summarize(result: SearchResult, seconds: float, confirmed: list[Confirmed] |
         "failed_trials": len(failed),
         "retrained_steps": result.retrained_steps,
         "trial_seconds": round(sum(c.seconds for c in result.candidates), 3),  # screening fine-tunes included
-        "wall_seconds": round(seconds, 3),
         "stopped_early": result.stopped_early,
     }
 
 
-def check_task(task: ImageTask | TextTask) -> None:
-    """Load the task's data and find its device once here, so either missing is one clear error, not failed trials."""
-    from ...train.common import resolve_device
-
-    resolve_device(task.device)
-    if isinstance(task, ImageTask):
-        from ...data.images import proxy_data
-
-        proxy_data(task)
-    else:
-        from ...data.text import load_corpus
-
-        load_corpus(task.dataset, task.vocab_size)
-
-
-THREADS_KEY = "threads_per_trial"  # stored with the settings as part of a run's identity
-
-
-def stored_identity(config: AutoShrinkConfig, threads_per_trial: int) -> dict[str, Any]:
-    """What a resumed run must share with the stored one: everything that decides the shrink loop's trials, and
-    the torch thread count (it changes a trial's numbers in the last bits). The confirm stage is left out: it
-    runs after the loop and keys its own trials, so a finished run can be confirmed, or confirmed again with
-    more cells or seeds, by running it again with other confirm settings."""
+def stored_identity(config: AutoShrinkConfig) -> dict[str, Any]:
+    """Everything that decides the shrink loop's trials. The confirm stage is left out: it runs after the loop and
+    keys its own trials, so a finished run can be confirmed, or confirmed again with more cells or seeds, by
+    running it again with other confirm settings."""
     data = identity(config)
     del data["confirm"]
-    return {**data, THREADS_KEY: threads_per_trial}
+    return data
 
 
 def stored_config(store: RunStore) -> AutoShrinkConfig:
@@ -132,73 +113,66 @@ def replay(run_dir: Path | str) -> tuple[AutoShrinkConfig, SearchResult]:
         return config, autoshrink(config, from_store)
 
 
-def run_autoshrink(
-    config: AutoShrinkConfig,
-    out: Path | str,
-    executor: Executor | None = None,
-    force_new: bool = False,
-    on_open: Callable[[RunProgress], None] | None = None,
-    on_step: StepCallback | None = None,
-    on_trial_done: CandidateCallback | None = None,
-    on_confirm_start: Callable[[int], None] | None = None,
-    on_confirm_trial: Callable[[], None] | None = None,
-) -> dict[str, Any]:
-    """Search (or resume), committing every trial to trials.sqlite as it finishes; returns the summary written.
+def run(config: AutoShrinkConfig, ctx: RunContext) -> dict[str, Any]:
+    """Algorithm 1, then the confirm stage where it is on; every candidate to trajectory.jsonl as its step ends."""
+    edges0 = config.search.nodes * (config.search.nodes - 1) // 2
+    rounds = {"candidates": "candidates", "screen": "candidates, screening", "finalists": "screened best, full "
+              "fine-tune", "from scratch": "again, from scratch"}
 
-    ``on_open`` is told what the store already held (nothing for a new run). The caller owns ``executor``.
-    The confirm stage (``config.confirm``) runs after the loop; its callbacks say how many trainings it starts
-    and when each finishes.
-    """
-    check_task(config.task)
-    executor = executor or SerialExecutor()
-    run_identity = stored_identity(config, executor.threads_per_trial)
-    run = RunDir(out).create()
-    if force_new:
-        run.remove(SUMMARY, BEST_CELL, TRAJECTORY, CONFIG)  # no result of the old run may outlive it
-    with RunStore.open(run.path, METHOD, run_identity, force_new=force_new) as store:
-        if on_open is not None:
-            on_open(store.progress())
-        run.write_text(CONFIG, dump_yaml(config))
-        runner = TrialRunner(store, executor)
+    def announce(step: int, trainings: int, edges: int, round_name: str) -> None:
+        ctx.runner.label = f"step 0, the complete DAG ({edges} edges)" if step == 0 else \
+            f"step {step}, {round_name} (parent: {edges} edges)"
+        ctx.emit(Event("progress", "edges removed", done=edges0 - edges, total=edges0))
+        ctx.emit(Event("round", "complete DAG" if step == 0 else f"step {step} {rounds.get(round_name, round_name)}",
+                       total=trainings))
 
-        def announce(step: int, trainings: int, edges: int, round_name: str) -> None:
-            runner.label = f"step 0, the complete DAG ({edges} edges)" if step == 0 else \
-                f"step {step}, {round_name} (parent: {edges} edges)"
-            if on_step is not None:
-                on_step(step, trainings, edges, round_name)
-
-        start = time.perf_counter()
-        try:
-            with run.trajectory_writer() as trajectory:
-                result = autoshrink(
-                    config,
-                    runner,
-                    on_step=announce,
-                    on_candidate=lambda c: trajectory.append(c.record()),
-                    on_trial_done=on_trial_done,
-                    on_kept=lambda c: record_step(store, c.step, c.result.key, c.score),
-                )
-            runner.label = "confirm stage"
-            confirmed = confirm(config, result.chosen, runner, on_confirm_start, on_confirm_trial) \
-                if config.confirm.top else None
-        except BaseException as exc:
-            _leave(store, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
-            raise
-        summary = summarize(result, time.perf_counter() - start, confirmed)
-        summary["trials_trained"], summary["trials_from_store"] = runner.counts.trained, runner.counts.reused
-        summary["machine"] = store.machine()  # where it started: on another kind of CPU a rerun rounds differently
-        picked = final_pick(confirmed)
-        record_final(store, picked.candidate.result.key if picked else None, picked.mean_score if picked else None,
-                     sum(len(f.results) for f in confirmed or ()))
-        run.write_json(BEST_CELL, summary["best"]["cell"])
-        run.write_json(SUMMARY, summary)
-        store.set_state("finished")
+    with ctx.run.trajectory_writer() as trajectory:
+        result = autoshrink(
+            config,
+            ctx.runner,
+            on_step=announce,
+            on_candidate=lambda c: trajectory.append(c.record()),
+            on_trial_done=lambda c: ctx.emit(Event("advance")),
+            on_kept=lambda c: record_step(ctx.store, c.step, c.result.key, c.score),
+        )
+    ctx.emit(Event("progress", "edges removed", done=edges0, total=edges0))
+    confirmed = None
+    if config.confirm.top:
+        ctx.runner.label = "confirm stage"
+        confirmed = confirm(config, result.chosen, ctx.runner,
+                            on_start=lambda n: ctx.emit(Event("round", "confirm trainings", total=n)),
+                            on_trial_done=lambda: ctx.emit(Event("advance")))
+    summary = summarize(result, confirmed)
+    summary["warnings"] = final_cell_warnings(summary, ctx.facts.get("n_classes"), config.task.task == "cnn")
+    picked = final_pick(confirmed)
+    record_final(ctx.store, picked.candidate.result.key if picked else None, picked.mean_score if picked else None,
+                 sum(len(f.results) for f in confirmed or ()))
     return summary
 
 
-def _leave(store: RunStore, state: str) -> None:
-    """Record why the run stopped, unless the store itself is what failed (a full disk, say)."""
-    try:
-        store.set_state(state)
-    except ShrinkNASError:
-        pass
+#: A final cell whose fresh-seed S is this far below its search S, or whose val_acc is within this of chance, is
+#: flagged: at such settings the search's scores say little about the cells.
+UNRELIABLE_DROP, CHANCE_MARGIN = 0.10, 0.05
+
+
+def final_cell_warnings(summary: dict[str, Any], n_classes: int | None, classifier: bool) -> list[str]:
+    """What a user should hear about the final cell before trusting it."""
+    best, warnings = summary["best"], []
+    fresh = best.get("S_fresh_mean")
+    if fresh is not None and best["S"] - fresh > UNRELIABLE_DROP:
+        warnings.append(f"the final cell scored S {fresh:.4f} on fresh seeds against {best['S']:.4f} in the search: "
+                        "at these settings the search's scores are unreliable (train candidates longer, or on a "
+                        "larger proxy)")
+    accs = [a for a in best.get("val_acc_fresh") or [best.get("val_acc")] if a is not None]
+    if classifier and n_classes and accs and sum(accs) / len(accs) <= 1 / n_classes + CHANCE_MARGIN:
+        warnings.append(f"the final cell's val_acc {sum(accs) / len(accs):.3f} is at chance ({1 / n_classes:.3f} for "
+                        f"{n_classes} classes): nothing was learned at these settings (more epochs, a larger proxy)")
+    return warnings
+
+
+def run_autoshrink(config: AutoShrinkConfig, out: Path | str, executor: Executor | None = None,
+                   force_new: bool = False, on_event: EventSink | None = None) -> dict[str, Any]:
+    """``run_method`` for AutoShrink (scripts and tests that hold an ``AutoShrinkConfig``)."""
+    from ...run.events import ignore
+
+    return run_method("autoshrink", config, out, executor, force_new, on_event or ignore)
