@@ -97,6 +97,11 @@ def test_an_invalid_network_is_one_line(data, message):
     assert "\n" not in str(info.value)
 
 
+def test_another_kind_is_not_read_as_a_sequential_network():
+    with pytest.raises(BadInputError, match="kind 'cnn' is not 'sequential'"):
+        LayerSequence.from_dict({**EXAMPLE, "kind": "cnn"})
+
+
 def test_layers_made_in_code_are_validated_too():
     with pytest.raises(BadInputError, match="no field 'kernel'"):
         LayerSequence((1, 8, 8), 10, (Layer.conv(3, 4), Layer("relu", kernel=3), Layer.linear(10)))

@@ -64,7 +64,8 @@ def test_the_held_out_report_and_learning(dataset):
     assert 0 <= last["holdout_exact_match"] <= 1
     assert last["train_reconstruction"] < history[0]["train_reconstruction"] / 3
     on_train = trainer.evaluate(trainer.train_idx)
-    assert on_train["holdout_reconstruction"] < history[0]["train_reconstruction"] / 3
+    assert on_train["reconstruction"] < history[0]["train_reconstruction"] / 3
+    assert trainer.evaluate()["exact_match"] == last["holdout_exact_match"]
 
 
 def test_a_trained_embedding_round_trips_through_a_file(dataset, tmp_path):

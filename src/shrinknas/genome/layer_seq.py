@@ -196,6 +196,8 @@ class LayerSequence:
         missing = [k for k in ("input", "classes", "layers") if k not in data]
         if missing:
             raise BadInputError(f"sequential architecture is missing {', '.join(missing)}")
+        if data.get("kind", cls.kind) != cls.kind:
+            raise BadInputError(f"architecture kind {data['kind']!r} is not {cls.kind!r}")
         extra = sorted(set(data) - {"kind", "input", "classes", "layers"})
         if extra:
             raise BadInputError(f"sequential architecture has an unknown key {extra[0]!r}")

@@ -154,7 +154,7 @@ class EmbeddingTrainer:
         n = max(len(order), 1)
         entry = {"epoch": self.epoch, "lr": lr, **{f"train_{name}": value / n for name, value in sums.items()}}
         check_finite(entry["train_loss"], self.epoch)
-        entry.update(self.evaluate())
+        entry.update({f"holdout_{name}": value for name, value in self.evaluate().items()})
         self.history.append(entry)
         log.debug("embedding epoch %d: %s", self.epoch, entry)
         return entry
@@ -175,8 +175,8 @@ class EmbeddingTrainer:
     # ----- report -----
     @torch.no_grad()
     def evaluate(self, indices: Sequence[int] | None = None) -> dict:
-        """The held-out report (or of ``indices``): exact-match rate of reconstructions, Kendall tau of the
-        accuracy regressor, median relative error of the parameter regressor, and the held-out loss terms."""
+        """The report on the held-out architectures (or on ``indices``): exact-match rate of reconstructions,
+        Kendall tau of the accuracy regressor, median relative error of the parameter regressor, loss terms."""
         idx = list(self.holdout_idx if indices is None else indices)
         if not idx:
             return {}
@@ -189,10 +189,10 @@ class EmbeddingTrainer:
         predicted = [self.scale.count(float(v)) for v in output.params]
         actual = [self.genomes[i].params() for i in idx]
         return {
-            "holdout_exact_match": exact / len(idx),
-            "holdout_kendall_tau": kendall_tau(output.accuracy.tolist(), self.accuracy[idx].tolist()),
-            "holdout_params_rel_error": statistics.median(abs(p - a) / a for p, a in zip(predicted, actual)),
-            **{f"holdout_{name}": float(value) for name, value in terms.items()},
+            "exact_match": exact / len(idx),
+            "kendall_tau": kendall_tau(output.accuracy.tolist(), self.accuracy[idx].tolist()),
+            "params_rel_error": statistics.median(abs(p - a) / a for p, a in zip(predicted, actual)),
+            **{name: float(value) for name, value in terms.items()},
         }
 
     # ----- checkpoints -----
