@@ -5,7 +5,8 @@ import torch
 
 from shrinknas.genome import LayerSequence, genome_from_dict
 from shrinknas.genome.layer_seq import Layer, conv7
-from shrinknas.nets.sequential import build_sequential, estimate_size
+from shrinknas.nets.registry import NetworkSpec, build_network, network_kind, network_kinds
+from shrinknas.nets.sequential import build_sequential, estimate_size, sequential_spec
 from shrinknas.resources import count
 
 MIXED = LayerSequence((3, 13, 11), 6, (
@@ -49,3 +50,13 @@ def test_the_issue_example_builds():
         {"type": "conv", "kernel": 3, "out": 64, "stride": 1, "padding": 1}, {"type": "bn"}, {"type": "relu"},
         {"type": "maxpool", "kernel": 2, "stride": 2}, {"type": "linear", "out": 10}]})
     assert count(build_sequential(genome), (1, 28, 28)).params == genome.params() == 640 + 128 + 64 * 14 * 14 * 10 + 10
+
+
+def test_the_network_registry_rebuilds_a_sequential_network_from_its_json():
+    spec = NetworkSpec.from_dict(sequential_spec(MIXED).to_dict())
+    assert "sequential" in network_kinds()
+    first, second = build_network(spec, seed=3), build_network(spec, seed=3)
+    assert count(first, MIXED.input).params == MIXED.params()
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    (inputs,) = network_kind("sequential").example_inputs(first, MIXED.input, 2, torch.Generator().manual_seed(0))
+    assert first(inputs).shape == (2, MIXED.classes)

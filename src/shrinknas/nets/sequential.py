@@ -6,10 +6,14 @@ no BN after its conv); a flatten goes before the first linear; BN after it is ``
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 from ..genome.layer_seq import DROPOUT_RATE, LayerSequence
 from ..ops import BN_EPS, BN_MOMENTUM, activation
+from .cnn import _image_inputs
+from .registry import NetworkKind, NetworkSpec, register_network
 
 
 def build_sequential(genome: LayerSequence) -> nn.Sequential:
@@ -49,3 +53,19 @@ def estimate_size(genome: LayerSequence) -> tuple[int, int]:
     elements for one input (multiply by the batch size and 4 bytes for the fp32 activations of a step).
     """
     return genome.params(), genome.activation_elements()
+
+
+#: The registered name of sequential networks (export and loading rebuild them from the genome's JSON).
+SEQUENTIAL_NETWORK = "sequential"
+
+
+def sequential_spec(genome: LayerSequence) -> NetworkSpec:
+    """What a result file records to rebuild ``build_sequential(genome)``."""
+    return NetworkSpec(SEQUENTIAL_NETWORK, {"genome": genome.to_dict()})
+
+
+def _build_from_json(genome: dict[str, Any]) -> nn.Sequential:
+    return build_sequential(LayerSequence.from_dict(genome))
+
+
+register_network(SEQUENTIAL_NETWORK, NetworkKind(_build_from_json, ("image",), ("logits",), _image_inputs))
