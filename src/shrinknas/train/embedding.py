@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal, Protocol, Sequence
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from ..config import StrictModel
 from ..errors import BadInputError
 from ..genome.layer_seq import LayerSequence, Row
 from ..nets.autoencoder import ArchAutoencoder, AutoencoderShape, autoencoder_losses
@@ -31,10 +32,8 @@ from .common import check_finite
 log = logging.getLogger(__name__)
 
 
-class EmbeddingTraining(BaseModel):
-    """Settings of an embedding training (frozen; unknown keys are errors)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class EmbeddingTraining(StrictModel):
+    """Settings of an embedding training."""
 
     epochs: int = Field(100, ge=1)
     batch_size: int = Field(32, ge=1)

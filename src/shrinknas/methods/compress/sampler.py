@@ -17,19 +17,16 @@ import logging
 import random
 from typing import Callable
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from ...config import StrictModel
 from ...errors import BadInputError
 from ...genome.layer_seq import FIELDS, TYPES, Layer, LayerSequence
 
 log = logging.getLogger(__name__)
 
 
-class _Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Footprint(_Settings):
+class Footprint(StrictModel):
     """What "too large to be practical" means (appendix 9 gives no numbers; these are ours). None: no limit."""
 
     max_params: int | None = Field(25_000_000, ge=1, description="parameters (CONV-10 has 24.4M)")
@@ -46,7 +43,7 @@ class Footprint(_Settings):
 Range = tuple[int, int]
 
 
-class SamplerSpace(_Settings):
+class SamplerSpace(StrictModel):
     """The paper's ranges (appendix 9), each drawn uniformly, both ends included."""
 
     length: Range = (2, 50)
@@ -67,7 +64,7 @@ class SamplerSpace(_Settings):
         return self
 
 
-class TeacherSpace(_Settings):
+class TeacherSpace(StrictModel):
     """Variants of a teacher: each block (a conv or linear and the layers up to the next one) but the classifier
     is removed with ``remove_prob``; each remaining width is multiplied by a log-uniform factor in
     [``min_width_fraction``, 1]."""
