@@ -22,7 +22,12 @@ class ImageTraining(StrictModel):
     early_exit_epoch: int = Field(3, ge=1, description="epoch at which a hopeless candidate is stopped")
     early_exit_acc: float = Field(0.2, ge=0, le=1, description="val_acc below this at early_exit_epoch stops")
     projection_weight_decay: float = Field(4e-5, ge=0, description="L2 on the residual projections (authors)")
-    schedule: Literal["constant", "cosine"] = "constant"
+    schedule: Literal["constant", "cosine", "step"] = Field(
+        "constant", description="learning rate: constant, cosine-annealed to zero, or step (times lr_step_factor "
+        "once lr_step_at of the epochs are done: Architecture Compression's recipe)")
+    lr_step_at: float = added_setting(0.6, gt=0, lt=1, description="schedule step: fraction of the epochs after "
+                                      "which the learning rate drops")
+    lr_step_factor: float = added_setting(0.1, gt=0, le=1, description="schedule step: the drop's factor")
     augment: bool = Field(False, description="random crop (pad 4 / 2) and horizontal flip of training batches")
     channels_last: bool = True
     precision: Literal["fp32", "bf16"] = added_setting(

@@ -154,7 +154,11 @@ FinishCallback = Callable[[int, Outcome], None]
 def lr_schedule(optimizer: torch.optim.Optimizer, settings: ImageTraining,
                 steps_per_epoch: int) -> torch.optim.lr_scheduler.LRScheduler | None:
     """Cosine annealing reaches zero after the last step the run will take (``max_steps`` where it ends the run
-    early, as in a fine-tune), so the final weights are those of a settled, not a mid-schedule, optimizer."""
+    early, as in a fine-tune), so the final weights are those of a settled, not a mid-schedule, optimizer.
+    The step schedule drops once, after ``lr_step_at`` of the epochs (stepped per batch, like the cosine)."""
+    if settings.schedule == "step":
+        drop_after = round(settings.lr_step_at * settings.epochs) * steps_per_epoch
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, [max(1, drop_after)], settings.lr_step_factor)
     if settings.schedule != "cosine":
         return None
     total = settings.epochs * steps_per_epoch
