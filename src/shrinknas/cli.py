@@ -599,7 +599,7 @@ def profile(
     net, shape = preset_network(topo, macro, act)
     counts = count(net, shape)
     report: dict[str, Any] = {"macro": macro, "input": list(shape), "params": counts.params, "macs": counts.macs,
-                              "memory_bytes": counts.memory_bytes}
+                              "memory_access": counts.memory_access}
     lines = [f"{macro} network, input {'x'.join(map(str, shape))}: params {_fmt_params(counts.params)}, "
              f"MACs {_fmt_macs(counts.macs)}"]
     if latency:
