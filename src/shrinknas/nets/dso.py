@@ -30,7 +30,7 @@ from ..genome.dso_block import BRANCHES, BlockEdges, DsoArch, DsoSpace, Edge, de
 from ..ops import BN_EPS, BN_MOMENTUM, build_block_op, conv_bn
 from ..resources import Counts, count_parts
 
-_KERNEL = {"conv1x1": 1, "conv3x3": 3}
+_KERNEL = {"conv1x1": 1, "conv3x3": 3, "sepconv3x3": 3, "sepconv5x5": 5}
 
 
 @dataclass(frozen=True)
@@ -423,11 +423,11 @@ def estimate_size(
             edges = arch.wiring(s, b)
             for v in live_ops(space, edges):
                 op = space.op_name(v)
-                if op.startswith("sepconv"):
-                    k = int(op[len("sepconv")])
+                if op.startswith("sepconv"):  # depthwise, pointwise, BN (and ReLU)
+                    k = _KERNEL[op]
                     params += k * k * c + c * c + 2 * c
                     acts += 4 * c * h * w
-                else:
+                else:  # pooling, BN (and ReLU)
                     params += 2 * c
                     acts += 3 * c * h * w
             n_out = len(inputs_of(edges, space.output))
