@@ -253,7 +253,9 @@ class DsoSupernet(_Backbone):
     (the authors' code) instead of scaling it (the paper's eq. 3)."""
 
     def __init__(self, space: DsoSpace, in_channels: int, n_classes: int, scale_level1: bool = True) -> None:
-        super().__init__(DsoArch.complete(space), in_channels, n_classes, space.width)
+        complete = DsoArch.complete(space)
+        super().__init__(complete, in_channels, n_classes, space.width)
+        self.complete = complete
         self.scale_level1 = scale_level1
         self.edges = space.lambda_edges(scale_level1)
         self._index = {e: i for i, e in enumerate(self.edges)}
@@ -323,7 +325,7 @@ class DsoSupernet(_Backbone):
         return plan
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        arch = self.derive() if self.prune else DsoArch.complete(self.space)
+        arch = self.derive() if self.prune else self.complete
         plans: list[tuple[object, torch.Tensor | None]] = []
         for kind, i, s, b in self.layout:
             if kind == "block":
