@@ -19,12 +19,13 @@ import time
 
 import torch
 
-from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
+from shrinknas.config import ImageTask, ImageTraining
+from shrinknas.methods.autoshrink.config import AutoShrinkConfig, SearchSettings
 from shrinknas.data.images import proxy_data
 from shrinknas.nets.batched import BatchedCellNetwork
 from shrinknas.nets.cnn import build_proxy_network, proxy_macro
 from shrinknas.resources import count
-from shrinknas.search.autoshrink import derive_seed, initial_cell, sample_removals
+from shrinknas.methods.autoshrink.loop import derive_seed, initial_cell, sample_removals
 from shrinknas.genome.dag_cell import Topology
 from shrinknas.train.classify import fit, fit_candidates
 from shrinknas.train.common import seed_everything

@@ -19,7 +19,7 @@ from shrinknas.config import ImageTask, ImageTraining
 from shrinknas.data.images import proxy_data
 from shrinknas.nets.cnn import build_proxy_network
 from shrinknas.resources import count
-from shrinknas.search.autoshrink import derive_seed
+from shrinknas.methods.autoshrink.loop import derive_seed
 from shrinknas.genome.dag_cell import Topology, balanced_ops
 from shrinknas.train.classify import fit
 from emit import emit  # benchmarks/emit.py

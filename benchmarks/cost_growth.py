@@ -28,16 +28,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from shrinknas.config import AutoShrinkConfig, ImageTask  # noqa: E402
+from shrinknas.config import ImageTask
+from shrinknas.methods.autoshrink.config import AutoShrinkConfig  # noqa: E402
 from shrinknas.data.images import proxy_data  # noqa: E402
 from shrinknas.nets.cnn import build_proxy_network  # noqa: E402
 from shrinknas.resources import count  # noqa: E402
 from shrinknas.run.executors import PoolExecutor, evaluate_with  # noqa: E402
 from shrinknas.run.store import RunStore  # noqa: E402
 from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec, weights_to_bytes  # noqa: E402
-from shrinknas.search.autoshrink import autoshrink, derive_seed, initial_cell  # noqa: E402
-from shrinknas.search.driver import stored_config  # noqa: E402
+from shrinknas.methods.autoshrink.loop import autoshrink, derive_seed, initial_cell  # noqa: E402
+from shrinknas.methods.autoshrink.run import stored_config  # noqa: E402
 from shrinknas.genome.dag_cell import Topology  # noqa: E402
+from shrinknas.methods.autoshrink.records import steps as kept_steps  # noqa: E402
 
 
 def fit_cost(store: RunStore) -> tuple[float, float, float, list[dict]]:
@@ -63,7 +65,7 @@ def fit_accuracy(rows: list[dict]) -> tuple[float, float, float]:
 
 def per_step_seconds(store: RunStore) -> list[dict]:
     """Measured: trial seconds spent in every step of the run, against the edges of the cell it shrank."""
-    steps = {row["step"]: row for row in store.steps()}
+    steps = {row["step"]: row for row in kept_steps(store)}
     by_parent: dict[str, dict] = {}
     for r in store.trial_rows():
         if r["parent"] is not None:
@@ -74,7 +76,7 @@ def per_step_seconds(store: RunStore) -> list[dict]:
     for step in sorted(steps):
         row = steps[step]
         if row["key"] in by_parent:
-            edges = len(Topology.from_dict(row["topology"]).edges)
+            edges = len(Topology.from_dict(row["genome"]).edges)
             out.append({"edges_before": edges, **{k: round(v, 1) for k, v in by_parent[row["key"]].items()}})
     return out
 
@@ -99,8 +101,8 @@ def check_model(config: AutoShrinkConfig, a: float, b: float, nodes: list[int], 
     results = evaluate_with(PoolExecutor(workers))(specs)
     rows = []
     for (n, cell), r in zip(cells, results):
-        rows.append({"nodes": n, "edges": len(cell.edges), "macs": r.macs, "seconds": round(r.seconds, 1),
-                     "model_seconds": round(a + b * r.macs, 1), "status": r.status})
+        rows.append({"nodes": n, "edges": len(cell.edges), "macs": r.metric("macs"), "seconds": round(r.seconds, 1),
+                     "model_seconds": round(a + b * r.metric("macs"), 1), "status": r.status})
     return rows
 
 
@@ -115,13 +117,13 @@ def modelled_search(config: AutoShrinkConfig, nodes: int, k: int, a: float, b: f
     macs_of: dict[Topology, int] = {}
 
     def charge(spec: TrialSpec) -> TrialResult:
-        if spec.topology not in macs_of:
-            model = build_proxy_network(spec.topology, task, data.in_channels, data.n_classes)
-            macs_of[spec.topology] = count(model, data.input_shape).macs
-        macs = macs_of[spec.topology]
+        if spec.genome not in macs_of:
+            model = build_proxy_network(spec.genome, task, data.in_channels, data.n_classes)
+            macs_of[spec.genome] = count(model, data.input_shape).macs
+        macs = macs_of[spec.genome]
         c, d, noise = accuracy
-        acc = c + d * np.log10(max(macs, 1)) + random.Random(derive_seed(seed, "acc", spec.topology.key())).gauss(0, noise)
-        return TrialResult(spec.key(), "ok", val_acc=acc, macs=macs, params=0, seconds=a + b * macs, epochs=1)
+        acc = c + d * np.log10(max(macs, 1)) + random.Random(derive_seed(seed, "acc", spec.genome.key())).gauss(0, noise)
+        return TrialResult(spec.key(), "ok", metrics={"val_acc": acc, "macs": macs, "params": 0, "epochs": 1}, seconds=a + b * macs)
 
     def evaluate_many(specs, on_result=None):
         results = [charge(s) for s in specs]

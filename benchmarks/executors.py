@@ -15,14 +15,14 @@ import time
 from shrinknas.config import ImageTask, ImageTraining
 from shrinknas.run.executors import Executor, PoolExecutor, RayExecutor, SerialExecutor
 from shrinknas.run.trial import TrialResult, TrialSpec, evaluate
-from shrinknas.search.autoshrink import derive_seed, sample_removals
+from shrinknas.methods.autoshrink.loop import derive_seed, sample_removals
 from shrinknas.genome.dag_cell import Topology, balanced_ops
 from emit import emit  # benchmarks/emit.py
 
 
 def empty_trial(spec: TrialSpec) -> TrialResult:
     """A trial that does nothing: what is left is the executor's own cost."""
-    return TrialResult(spec.key(), "ok", val_acc=0.0)
+    return TrialResult(spec.key(), "ok", metrics={"val_acc": 0.0})
 
 
 def step_specs(nodes: int, candidates: int, epochs: int, proxy_size: int) -> list[TrialSpec]:
@@ -51,7 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     specs = step_specs(args.nodes, args.candidates, args.epochs, args.proxy_size)
-    empties = [TrialSpec(specs[0].topology, specs[0].task, seed) for seed in range(args.empty_trials)]
+    empties = [TrialSpec(specs[0].genome, specs[0].task, seed) for seed in range(args.empty_trials)]
 
     serial = SerialExecutor(evaluate)
     timed(serial, specs[:1])  # this process loads the data and warms torch up once, as a search would
@@ -64,7 +64,7 @@ def main() -> None:
     results: dict[str, list[float | None]] = {}
     for name, executor in executors.items():
         cold[name], done = timed(executor, specs)
-        results[name] = [r.val_acc for r in done]
+        results[name] = [r.metric("val_acc") for r in done]
     warm: dict[str, list[float]] = {name: [] for name in executors}
     for _ in range(args.rounds):  # interleaved, best of rounds: load from elsewhere hits every executor alike
         for name, executor in executors.items():

@@ -25,7 +25,7 @@ from shrinknas.data.images import proxy_data
 from shrinknas.nets.cnn import build_proxy_network
 from shrinknas.resources import count
 from shrinknas.run import hardware
-from shrinknas.search.autoshrink import derive_seed
+from shrinknas.methods.autoshrink.loop import derive_seed
 from shrinknas.genome.dag_cell import Topology, balanced_ops
 from shrinknas.train.classify import autocast, param_groups
 from shrinknas.train.common import keep_freed_memory

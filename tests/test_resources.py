@@ -1,9 +1,11 @@
+import pytest
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from shrinknas.nets.cnn import CellNetwork, cifar_macro
-from shrinknas.resources import count, count_params, count_parts, measure_latency
+from shrinknas.errors import BadInputError
+from shrinknas.resources import count, count_params, count_parts, measure_latencies, measure_latency
 from shrinknas.genome.dag_cell import Topology
 
 
@@ -39,6 +41,36 @@ def test_latency_is_the_median_of_timed_inference_passes_after_a_warm_up():
     assert len(calls) == 3 + 5  # three untimed warm-up passes, then the timed ones
     assert all(call == (torch.Size([2, 1, 4, 4]), False, True) for call in calls)  # a batch of 2, evaluation mode
     assert 0 < seconds < float("inf")
+
+
+def test_latencies_are_measured_per_batch_size_in_torch_and_onnxruntime():
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)).eval()
+    batches = []
+    net.register_forward_hook(lambda m, inputs, out: batches.append(inputs[0].shape[0]))
+    latencies = measure_latencies(net, (1, 6, 6), batch_sizes=(1, 4), warmup=2, repeats=5)
+    assert [(l.runtime, l.batch) for l in latencies] == [("torch", 1), ("onnxruntime", 1), ("torch", 4),
+                                                          ("onnxruntime", 4)]
+    assert all(l.passes == 5 and l.threads == torch.get_num_threads() for l in latencies)
+    assert all(0 < l.median_seconds < float("inf") and l.spread_seconds >= 0 for l in latencies)
+    # torch ran its passes itself (the ONNX export's trace adds its own calls, none of them at batch 1 or 4)
+    assert batches.count(1) == batches.count(4) == 2 + 5
+
+
+def test_latency_of_a_network_with_several_inputs():
+    class Mix(nn.Module):
+        def forward(self, a, b):
+            return a @ b
+
+    latencies = measure_latencies(Mix(), (), batch_sizes=(2,), repeats=3,
+                                  inputs=lambda batch: (torch.randn(batch, 3, 4), torch.randn(batch, 4, 2)))
+    assert len(latencies) == 2 and all(l.median_seconds > 0 for l in latencies)
+
+
+@pytest.mark.parametrize("kwargs", [{"runtimes": ("tensorrt",)}, {"batch_sizes": (0,)}, {"repeats": 0}])
+def test_latency_settings_a_user_gets_wrong_are_one_line_errors(kwargs):
+    with pytest.raises(BadInputError) as info:
+        measure_latencies(nn.Linear(2, 2), (2,), **kwargs)
+    assert "\n" not in str(info.value)
 
 
 def test_memory_access_is_shufflenet_v2s_input_output_and_weights_in_elements():

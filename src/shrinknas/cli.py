@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .config import AutoShrinkConfig, load_yaml, validated
+from .config import load_yaml, validated
+from .methods.autoshrink.config import AutoShrinkConfig
 from .errors import BadInputError, ShrinkNASError
 from .genome.dag_cell import Topology
 
@@ -191,8 +192,8 @@ def search_autoshrink(
 ) -> None:
     """AutoShrink (Algorithm 1): shrink a complete DAG cell one edge per step, best of K by S."""
     from .run.executors import make_executor
-    from .search.metric import DEFAULT_LAMBDA
-    from .search.driver import run_autoshrink
+    from .methods.autoshrink.metric import DEFAULT_LAMBDA
+    from .methods.autoshrink.run import run_autoshrink
 
     tree: dict = {}
     if config is not None:
@@ -362,6 +363,7 @@ def _print_confirm(finalists: list[dict], text: bool) -> None:
 @runs_app.command("ls")
 def runs_ls(directory: Path = typer.Argument(Path("runs"), help="a run directory, or a folder of them")) -> None:
     """List runs with their state and progress."""
+    from .methods.autoshrink.records import search_progress
     from .run.store import RunStore, find_runs
 
     table = Table(title=f"runs in {directory}", box=box.SIMPLE_HEAD)
@@ -371,14 +373,14 @@ def runs_ls(directory: Path = typer.Argument(Path("runs"), help="a run directory
     for path in find_runs(directory):
         try:
             with RunStore.read(path) as store:
-                p = store.progress()
+                p, found = store.progress(), search_progress(store)
         except ShrinkNASError as exc:
             unreadable.append(str(exc))
             table.add_row(_run_name(path, directory), "?", "damaged", *["-"] * 5)
             continue
         trials = f"{p.trials} ({p.failed} failed)" if p.failed else str(p.trials)
-        table.add_row(_run_name(path, directory), p.method, p.state, _fmt_steps(p), trials,
-                      _fmt_score(p.best_score), _fmt_seconds(p.trial_seconds), _fmt_when(p.updated, short=True))
+        table.add_row(_run_name(path, directory), p.method, p.state, _fmt_steps(p, found), trials,
+                      _fmt_score(found.best_score), _fmt_seconds(p.trial_seconds), _fmt_when(p.updated, short=True))
     if not table.rows:
         console.print(f"no runs in {directory}")
         return
@@ -395,23 +397,25 @@ def runs_show(
     """One run's settings, progress and the cell kept at every step."""
     from dataclasses import asdict
 
+    from .methods.autoshrink.records import search_progress, steps as kept_steps
     from .run.store import RunStore
 
     with RunStore.read(directory) as store:
-        p, config, steps = store.progress(), store.config(), store.steps()
+        p, config, steps, found = store.progress(), store.config(), kept_steps(store), search_progress(store)
     if as_json:
-        _emit_json({**asdict(p), "path": str(p.path), "config": config, "steps": steps})
+        _emit_json({**asdict(p), **asdict(found), "path": str(p.path), "config": config, "steps": steps})
         return
     console.print(f"{p.path}: {p.method} run, {p.state}", markup=False)
-    confirmed = f" + {p.confirm_trainings} confirm trainings" if p.confirm_trainings else ""
+    confirmed = f" + {found.confirm_trainings} confirm trainings" if found.confirm_trainings else ""
     # the store counts trainings: a step re-trained from scratch (--scratch-if-drop) adds its collapsed fine-tunes
-    console.print(f"steps {p.steps_done}, trainings {p.trials - p.confirm_trainings}{confirmed} ({p.failed} failed), "
-                  f"best S {_fmt_score(p.best_score)}, trial time {_fmt_seconds(p.trial_seconds)}, "
-                  f"started {_fmt_when(p.started)}, last update {_fmt_when(p.updated)}", markup=False)
-    if p.confirm_trainings:
-        final_step = next((row["step"] for row in steps if row["key"] == p.final_key), None)
+    console.print(f"steps {found.steps_done}, trainings {p.trials - found.confirm_trainings}{confirmed} "
+                  f"({p.failed} failed), best S {_fmt_score(found.best_score)}, trial time "
+                  f"{_fmt_seconds(p.trial_seconds)}, started {_fmt_when(p.started)}, last update {_fmt_when(p.updated)}",
+                  markup=False)
+    if found.confirm_trainings:
+        final_step = next((row["step"] for row in steps if row["key"] == found.final_key), None)
         console.print("final cell (confirm stage): " + (
-            f"step {final_step}'s, mean S {_fmt_score(p.final_score)} on fresh seeds" if final_step is not None
+            f"step {final_step}'s, mean S {_fmt_score(found.final_score)} on fresh seeds" if final_step is not None
             else "every finalist failed, so the best S above"), markup=False)
     if p.round_label and p.state != "finished":
         console.print(f"last round of trainings: {p.round_label}, {p.round_done} of {p.round_total} finished "
@@ -420,8 +424,8 @@ def runs_show(
     for col in ("step", "edges", "val_acc", "val_ppl", "MACs", "params", "S"):
         table.add_column(col, justify="right")
     for row in steps:
-        table.add_row(str(row["step"]), str(len(row["topology"]["edges"])), _fmt_float(row["val_acc"]),
-                      _fmt_float(row["val_ppl"], 2), _fmt_macs(row["macs"]), _fmt_params(row["params"]),
+        table.add_row(str(row["step"]), str(len(row["genome"]["edges"])), _fmt_float(row.get("val_acc")),
+                      _fmt_float(row.get("val_ppl"), 2), _fmt_macs(row.get("macs")), _fmt_params(row.get("params")),
                       _fmt_score(row["score"]))
     console.print(table)
     if p.state in ("interrupted", "stopped", "failed"):
@@ -460,10 +464,10 @@ def _fmt_seconds(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
-def _fmt_steps(p: "RunProgress") -> str:
+def _fmt_steps(p: "RunProgress", found: Any) -> str:
     """Steps done, and for a run not finished how far its round under way is: ``4 (+9/10)``."""
     under_way = p.round_total and p.state != "finished" and p.round_done < p.round_total
-    return f"{p.steps_done} (+{p.round_done}/{p.round_total})" if under_way else str(p.steps_done)
+    return f"{found.steps_done} (+{p.round_done}/{p.round_total})" if under_way else str(found.steps_done)
 
 
 def _fmt_when(timestamp: float | None, short: bool = False) -> str:

@@ -15,3 +15,7 @@ class DatasetMissingError(ShrinkNASError):
 
 class IncompatibleRunError(ShrinkNASError):
     """A run directory that holds a different search than the one asked for."""
+
+
+class TooLargeError(BadInputError):
+    """An architecture whose parameters or activations would not fit in this machine's memory."""

@@ -6,6 +6,7 @@ import pytest
 import shrinknas
 
 HERE = Path(__file__).resolve().parent
+TESTS = HERE.parent  # where fake_trials lives
 
 #: A search small enough for tests, slow enough per trial (~0.2 s) to be stopped in the middle of a step.
 TINY_SEARCH = ["search", "autoshrink", "--dataset", "digits", "--nodes", "4", "--candidates", "3", "--epochs", "2",
@@ -16,7 +17,7 @@ TINY_SEARCH = ["search", "autoshrink", "--dataset", "digits", "--nodes", "4", "-
 def worker_pythonpath() -> str:
     """Where worker processes (pool, Ray, CLI subprocesses) find shrinknas and the fake trials."""
     src = str(Path(shrinknas.__file__).resolve().parents[1])
-    parts = [src, str(HERE)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    parts = [src, str(TESTS)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     return os.pathsep.join(dict.fromkeys(parts))
 
 

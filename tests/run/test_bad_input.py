@@ -7,7 +7,7 @@ from contextlib import closing
 
 import pytest
 
-from shrinknas.config import AutoShrinkConfig
+from shrinknas.methods.autoshrink.config import AutoShrinkConfig
 from shrinknas.run.store import SCHEMA_VERSION, STORE_NAME, RunStore
 from shrinknas.run.trial import TrialResult
 
@@ -95,7 +95,7 @@ def _real_store(run_dir, config=None):
     specs = make_specs(60)
     with RunStore.open(run_dir, "autoshrink", config or {"settings": 1}) as store:
         for spec in specs:
-            store.put(spec, TrialResult(spec.key(), "ok", val_acc=0.5, macs=1, params=1, seconds=0.1))
+            store.put(spec, TrialResult(spec.key(), "ok", metrics={"val_acc": 0.5, "macs": 1, "params": 1}, seconds=0.1))
     return (run_dir / STORE_NAME).read_bytes()
 
 

@@ -4,14 +4,15 @@ import logging
 
 import pytest
 
-from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
+from shrinknas.config import ImageTask, ImageTraining
+from shrinknas.methods.autoshrink.config import AutoShrinkConfig, SearchSettings
 from shrinknas.data.images import proxy_data
 from shrinknas.nets.cnn import build_proxy_network
 from shrinknas.run.batch import BatchedExecutor, batch_groups, batch_key, evaluate_batch, evaluate_batched
 from shrinknas.run.runner import TrialRunner
 from shrinknas.run.store import RunStore
 from shrinknas.run.trial import ParentWeights, TrialSpec, evaluate, weights_from_bytes
-from shrinknas.search.autoshrink import autoshrink
+from shrinknas.methods.autoshrink.loop import autoshrink
 from shrinknas.genome.dag_cell import Topology
 from shrinknas.train.classify import accuracy
 
@@ -28,8 +29,8 @@ def tiny(**training) -> ImageTask:
 def assert_like_evaluate(batched, alone):
     for b, a in zip(batched, alone):
         assert b.ok and a.ok
-        assert (b.key, b.epochs, b.macs, b.params) == (a.key, a.epochs, a.macs, a.params)
-        assert abs(b.val_acc - a.val_acc) <= 1 / 50 + 1e-12  # float32 rounding: at most one example
+        assert (b.key, b.metric("epochs"), b.metric("macs"), b.metric("params")) == (a.key, a.metric("epochs"), a.metric("macs"), a.metric("params"))
+        assert abs(b.metric("val_acc") - a.metric("val_acc")) <= 1 / 50 + 1e-12  # float32 rounding: at most one example
 
 
 def test_batched_step_reports_what_one_by_one_reports(caplog):
@@ -50,9 +51,9 @@ def test_candidates_fine_tuning_a_parent_keep_their_trained_weights():
     results = evaluate_batch(specs)
     assert_like_evaluate(results, [evaluate(s) for s in specs])
     for spec, result in zip(specs, results):  # one fine-tuning epoch: the weights kept score val_acc
-        net = build_proxy_network(spec.topology, task, data.in_channels, data.n_classes)
+        net = build_proxy_network(spec.genome, task, data.in_channels, data.n_classes)
         net.load_state_dict(weights_from_bytes(result.weights))
-        assert accuracy(net, data.val_x, data.val_y) == result.val_acc
+        assert accuracy(net, data.val_x, data.val_y) == result.metric("val_acc")
 
 
 def test_candidates_given_a_longer_fine_tune_batch_apart_and_still_report_what_evaluate_reports():

@@ -23,9 +23,9 @@ def test_pool_gives_bit_equal_results_to_serial(pool):
     serial = _in_order(SerialExecutor(fake_trials.seeded_trial).map_unordered(specs))
     pooled = _in_order(pool.map_unordered(specs))
     assert [r.key for r in serial] == [s.key() for s in specs]
-    assert [(r.key, r.val_acc, r.params) for r in pooled] == [(r.key, r.val_acc, r.params) for r in serial]
-    assert {r.params for r in pooled} == {1}  # every executor trains with threads_per_trial torch threads
-    assert len({r.val_acc for r in serial}) == 4
+    assert [(r.key, r.metric("val_acc"), r.metric("params")) for r in pooled] == [(r.key, r.metric("val_acc"), r.metric("params")) for r in serial]
+    assert {r.metric("params") for r in pooled} == {1}  # every executor trains with threads_per_trial torch threads
+    assert len({r.metric("val_acc") for r in serial}) == 4
 
 
 def test_pool_survives_a_worker_killed_mid_trial(marker_dir):
@@ -63,7 +63,7 @@ def test_a_transient_failure_is_retried_to_success(marker_dir):
     specs = make_specs(2, marker_dir)
     results = _in_order(SerialExecutor(fake_trials.flaky_trial, retries=1).map_unordered(specs))
     assert all(r.ok for r in results)
-    assert [r.val_acc for r in results] == [fake_trials.seeded_trial(s).val_acc for s in specs]
+    assert [r.metric("val_acc") for r in results] == [fake_trials.seeded_trial(s).metric("val_acc") for s in specs]
 
 
 def test_abandoning_a_batch_stops_the_trials_still_running(marker_dir):

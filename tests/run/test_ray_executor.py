@@ -6,10 +6,11 @@ import pytest
 
 pytest.importorskip("ray")
 
-from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
+from shrinknas.config import ImageTask, ImageTraining
+from shrinknas.methods.autoshrink.config import AutoShrinkConfig, SearchSettings
 from shrinknas.run.executors import RayExecutor
 from shrinknas.run.store import RunStore
-from shrinknas.search.driver import run_autoshrink
+from shrinknas.methods.autoshrink.run import run_autoshrink
 
 import fake_trials
 from conftest import worker_pythonpath

@@ -180,9 +180,10 @@ class StopAfter:
 
 def test_an_inherit_protocol_run_resumes_from_stored_parent_weights(tmp_path):
     """Candidates fine-tune the kept parent's weights: those must come back from the store on resume."""
-    from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining, SearchSettings
+    from shrinknas.config import ImageTask, ImageTraining
+    from shrinknas.methods.autoshrink.config import AutoShrinkConfig, SearchSettings
     from shrinknas.run.executors import SerialExecutor
-    from shrinknas.search.driver import run_autoshrink
+    from shrinknas.methods.autoshrink.run import run_autoshrink
 
     config = AutoShrinkConfig(
         search=SearchSettings(nodes=4, candidates=2, stop_edges=3, seed=1, protocol="inherit"),

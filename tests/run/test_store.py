@@ -18,7 +18,7 @@ CONFIG = {"search": {"nodes": 4, "seed": 0}, "task": {"dataset": "digits", "epoc
 
 
 def _result(spec, acc=0.5, status="ok", error=None):
-    return TrialResult(spec.key(), status, val_acc=acc, macs=1000, params=10, seconds=1.5, epochs=2, error=error)
+    return TrialResult(spec.key(), status, metrics={"val_acc": acc, "macs": 1000, "params": 10, "epochs": 2}, seconds=1.5, error=error)
 
 
 def _filled_store(run_dir: Path, n: int = 3) -> list:
@@ -48,7 +48,7 @@ def test_a_committed_trial_is_read_back_by_a_new_connection(tmp_path):
         assert again.get("no-such-key") is None
         assert [r.key for r in again.results()] == [s.key() for s in specs]
         row = again.trial_rows()[0]
-        assert row["seed"] == 0 and '"conv1x1"' in row["topology"] and row["created"] > 0
+        assert row["seed"] == 0 and '"conv1x1"' in row["genome"] and row["created"] > 0
 
 
 def test_a_key_keeps_its_first_result(tmp_path):
@@ -56,7 +56,7 @@ def test_a_key_keeps_its_first_result(tmp_path):
     with RunStore.open(tmp_path, "autoshrink", CONFIG) as store:
         store.put(spec, _result(spec, acc=0.1))
         store.put(spec, _result(spec, acc=0.9))
-        assert store.get(spec.key()).val_acc == 0.1
+        assert store.get(spec.key()).metric("val_acc") == 0.1
         assert len(store.results()) == 1
 
 
@@ -66,19 +66,38 @@ def test_a_result_of_another_spec_is_refused(tmp_path):
         store.put(a, _result(b))
 
 
-def test_progress_counts_trials_steps_and_best_score(tmp_path):
-    specs = _filled_store(tmp_path, 3)
+def test_progress_counts_trials_and_their_seconds(tmp_path):
+    _filled_store(tmp_path, 3)
     with RunStore.open(tmp_path, "autoshrink", CONFIG) as store:
         store.put(make_specs(4)[3], _result(make_specs(4)[3], status="failed", error="boom"))
-        store.record_step(0, specs[0].key(), 0.2)
-        store.record_step(1, specs[2].key(), 0.7)
-        store.record_step(2, specs[1].key(), float("-inf"))
-        store.record_step(1, specs[2].key(), 0.7)  # a replayed step rewrites, never duplicates
         progress = store.progress()
-    assert (progress.steps_done, progress.trials, progress.failed) == (2, 4, 1)  # steps 1 and 2 after step 0
-    assert progress.best_score == 0.7 and progress.best_key == specs[2].key()
+    assert (progress.trials, progress.failed) == (4, 1)
     assert progress.trial_seconds == pytest.approx(6.0)
     assert progress.method == "autoshrink" and progress.state == "running"
+
+
+def test_what_long_trials_and_methods_keep_survives_a_new_connection(tmp_path):
+    from shrinknas.run.store import read_checkpoint, write_checkpoint, write_intermediate
+
+    with RunStore.open(tmp_path, "dsonas", CONFIG) as store:
+        write_intermediate(store.path, "trial-a", 0, {"loss": 2.5})  # as a worker process writes them
+        write_intermediate(store.path, "trial-a", 1, {"loss": 1.5})
+        store.report("trial-a", 1, {"loss": 1.25})  # a replayed epoch rewrites its values
+        write_checkpoint(store.path, "trial-a", 0, b"epoch 0")
+        store.save_checkpoint("trial-a", 1, b"epoch 1")  # only the latest is kept
+        store.put_artifact("embedding", b"weights")
+        store.set_stage("dataset", "done", {"archs": 3})
+        store.set_stage("embedding", "running")
+        store.put_record("step", 1, {"key": "b"})
+        store.put_record("step", 0, {"key": "a"})
+    with RunStore.read(tmp_path) as store:
+        assert store.intermediate("trial-a") == [(0, {"loss": 2.5}), (1, {"loss": 1.25})]
+        assert store.checkpoint("trial-a") == (1, b"epoch 1") == read_checkpoint(store.path, "trial-a")
+        assert store.checkpoint("trial-b") is None and store.intermediate("trial-b") == []
+        assert store.artifact("embedding") == b"weights" and store.artifact("other") is None
+        assert {k: v["state"] for k, v in store.stages().items()} == {"dataset": "done", "embedding": "running"}
+        assert store.stages()["dataset"]["value"] == {"archs": 3}
+        assert [(i, v) for i, v, _ in store.records("step")] == [(0, {"key": "a"}), (1, {"key": "b"})]
 
 
 def test_progress_says_how_far_the_round_under_way_is(tmp_path):
@@ -148,7 +167,7 @@ def _text_file(path: Path) -> None:
         (_random_bytes, "damaged or not a shrinknas run store"),
         (_truncated, "damaged or not a shrinknas run store"),
         (_text_file, "damaged or not a shrinknas run store"),
-        (_wrong_schema, "another shrinknas version"),
+        (_wrong_schema, "written by another shrinknas"),
         (_foreign_database, "not a shrinknas run store"),
     ],
 )
@@ -214,32 +233,6 @@ def test_find_runs_lists_the_directory_and_its_children(tmp_path):
     assert find_runs(tmp_path / "a") == [tmp_path / "a"]
     with pytest.raises(BadInputError):
         find_runs(tmp_path / "missing")
-
-
-def test_weights_are_kept_for_kept_trials_only(tmp_path):
-    """Inherit-protocol runs resume from the kept trials' weights; a kept trial's siblings (same parent, same step's
-    seed) lose theirs, and later steps' finished trials keep theirs (a resume that replays the steps may keep one of
-    them), also those trained from scratch like step 0, as a step re-trained by ``scratch_if_drop`` is."""
-    from shrinknas.run.trial import ParentWeights, TrialSpec
-
-    first, later = make_specs(2)  # from scratch, seeds 0 and 1: step 0 and a later step re-trained from scratch
-    other = TrialSpec(first.topology.without(first.topology.edges[0]), first.task, first.seed)
-    child = TrialSpec(first.topology, first.task, 7, parent=ParentWeights(first.key(), first.topology, b"w0"))
-    sibling = TrialSpec(other.topology, first.task, 7, parent=child.parent)
-    specs = (first, other, later, child, sibling)
-    with RunStore.open(tmp_path, "autoshrink", CONFIG) as store:
-        for spec, blob in zip(specs, (b"w0", b"w1", b"w4", b"w2", b"w3")):
-            store.put(spec, dataclasses.replace(_result(spec), weights=blob))
-        store.record_step(0, first.key(), 0.5)
-    with RunStore.open(tmp_path, "autoshrink", CONFIG) as store:
-        found = store.get_many([s.key() for s in specs])
-        assert [found[s.key()].weights for s in specs] == [b"w0", None, b"w4", b"w2", b"w3"]
-        assert found[first.key()] == _result(first)  # weights are not part of a result's equality
-        assert store.trial_rows()[3]["parent"] == first.key()
-        store.record_step(0, first.key(), 0.5)  # a resume replays the step: the next step's trials keep theirs
-        store.record_step(1, child.key(), 0.6)
-        found = store.get_many([s.key() for s in specs])
-        assert [found[s.key()].weights for s in specs] == [b"w0", None, b"w4", b"w2", None]
 
 
 def test_a_run_another_live_process_is_searching_is_refused(tmp_path):

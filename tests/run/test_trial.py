@@ -3,10 +3,12 @@ import dataclasses
 import pytest
 import torch
 
-from shrinknas.config import AutoShrinkConfig, ImageTask, ImageTraining
+from shrinknas.config import ImageTask, ImageTraining
+from shrinknas.methods.autoshrink.config import AutoShrinkConfig
 from shrinknas.run.batch import batch_key
-from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec, edges_cut_off, evaluate, weights_from_bytes
-from shrinknas.search.autoshrink import derive_seed, initial_cell
+from shrinknas.genome.dag_cell import edges_cut_off
+from shrinknas.run.trial import ParentWeights, TrialResult, TrialSpec, evaluate, weights_from_bytes
+from shrinknas.methods.autoshrink.loop import derive_seed, initial_cell
 from shrinknas.genome.dag_cell import Topology
 
 CELL = Topology.complete("cnn", ("input", "conv1x1", "sepconv3x3"))
@@ -20,7 +22,7 @@ def tiny(**training) -> ImageTask:
 def test_trial_is_a_pure_function_of_its_spec():
     spec = TrialSpec(CELL, tiny(), seed=3)
     a, b = evaluate(spec), evaluate(spec)
-    assert a.ok and a.val_acc == b.val_acc and a.macs == b.macs and a.key == spec.key()
+    assert a.ok and a.metric("val_acc") == b.metric("val_acc") and a.metric("macs") == b.metric("macs") and a.key == spec.key()
     assert TrialResult.from_dict(a.to_dict()) == a
 
 
@@ -50,7 +52,7 @@ def test_settings_added_later_keep_stored_trial_keys_at_their_neutral_default():
     for changed in ({"finetune_schedule": "cosine"}, {"path_dropout": 0.1}, {"finetune_steps_per_cut_edge": 8},
                     {"finetune_max_steps": 48}):
         training = config.task.training.model_copy(update=changed)
-        other = TrialSpec(spec.topology, config.task.model_copy(update={"training": training}), spec.seed)
+        other = TrialSpec(spec.genome, config.task.model_copy(update={"training": training}), spec.seed)
         assert other.key() != spec.key()
 
 
@@ -107,7 +109,7 @@ def test_a_fine_tune_resumed_from_its_screening_pause_is_the_same_trial():
     full = TrialSpec(child, task, 7, parent=weights, keep_weights=True)
     straight, resumed = evaluate(full), evaluate(dataclasses.replace(full, resume=short.paused))
     assert resumed.key == straight.key == full.key()
-    assert (resumed.val_acc, resumed.epochs, resumed.macs) == (straight.val_acc, straight.epochs, straight.macs)
+    assert (resumed.metric("val_acc"), resumed.metric("epochs"), resumed.metric("macs")) == (straight.metric("val_acc"), straight.metric("epochs"), straight.metric("macs"))
     assert resumed.weights == straight.weights
     other = TrialSpec(CELL.without((1, 2)), task, 7, parent=weights, resume=short.paused)
     refused = evaluate(other)

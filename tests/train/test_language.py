@@ -12,6 +12,7 @@ from shrinknas.nets.rnn import count_language_model
 from shrinknas.run.trial import TrialSpec, evaluate
 from shrinknas.genome.dag_cell import Topology
 from shrinknas.train.common import Diverged
+from shrinknas.run.trial import TrialContext, TrialSpec
 from shrinknas.train.language import _averaged_weights, build_language_model, evaluate_candidate, fit_language_model, fit_lm
 
 CELL = Topology("rnn", ("tanh", "identity", "sigmoid", "relu"), ((0, 1), (0, 2), (1, 3), (2, 3)))
@@ -40,7 +41,8 @@ def tiny_task(root: Path, **training) -> TextTask:
 
 def test_a_candidate_trains_and_learns_the_tiny_language(corpus_dir):
     task = tiny_task(corpus_dir)
-    result = evaluate_candidate(CELL, task, seed=0)
+    spec = TrialSpec(CELL, task, seed=0)
+    result = evaluate_candidate(spec, TrialContext(spec.key())).metrics
     assert set(result) == {"val_ppl", "epochs", "params", "macs"}
     assert result["epochs"] == 3
     vocab = len(WORDS) + 2
@@ -48,18 +50,19 @@ def test_a_candidate_trains_and_learns_the_tiny_language(corpus_dir):
     assert result["macs"] == count_language_model(CELL, 12, vocab).macs_per_token
     # uniform guessing scores 11 and word frequencies alone about 9.6: below 8 the cell uses its context
     assert result["val_ppl"] < 8
-    assert evaluate_candidate(CELL, task, seed=0)["val_ppl"] == result["val_ppl"]  # a trial is a pure function
+    assert evaluate_candidate(spec, TrialContext(spec.key())).metrics["val_ppl"] == result["val_ppl"]  # a trial is a pure function
 
 
 def test_a_text_trial_goes_through_the_common_evaluate(corpus_dir):
     result = evaluate(TrialSpec(CELL, tiny_task(corpus_dir, epochs=1), seed=1))
-    assert result.ok and math.isfinite(result.val_ppl) and result.params > 0
+    assert result.ok and math.isfinite(result.metric("val_ppl")) and result.metric("params") > 0
 
 
 def test_a_huge_learning_rate_diverges(corpus_dir):
     task = tiny_task(corpus_dir, lr=1e30, clip=1e30, epochs=2)
     with pytest.raises(Diverged):
-        evaluate_candidate(Topology("rnn", ("identity", "identity"), ((0, 1),)), task, seed=0)
+        spec = TrialSpec(Topology("rnn", ("identity", "identity"), ((0, 1),)), task, seed=0)
+        evaluate_candidate(spec, TrialContext(spec.key()))
     assert evaluate(TrialSpec(CELL, task, seed=0)).status == "failed"
 
 

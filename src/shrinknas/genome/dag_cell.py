@@ -168,6 +168,11 @@ class Topology:
         return f"{self.kind} cell [{', '.join(self.ops)}] {edges}"
 
 
+def edges_cut_off(parent: Topology, child: Topology) -> int:
+    """Further edges a one-edge removal took with it (those of the nodes it left without input)."""
+    return max(len(parent.edges) - len(child.edges) - 1, 0)
+
+
 def balanced_ops(kind: str, n_nodes: int, rng: random.Random) -> tuple[str, ...]:
     """Node ops for a fresh search, drawn from ``rng``.
 

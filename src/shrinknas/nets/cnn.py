@@ -7,7 +7,8 @@ reachable leaves plus a residual from the cell input (1x1 conv + BN when shape c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import torch
 from torch import nn
@@ -16,6 +17,7 @@ from ..config import ImageTask
 from ..errors import BadInputError
 from ..ops import INPUT_AXES, build_op, conv_bn, glorot_init
 from ..genome.dag_cell import Topology
+from .registry import NetworkKind, NetworkSpec, register_network
 
 
 #: Which channel a tensor dimension holds: ("stem", k) or (cell index, node, k). A child network and its parent
@@ -174,6 +176,16 @@ class MacroConfig:
         if min(self.cells_per_stage) < 1:
             raise BadInputError("every stage needs at least one cell")
 
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "MacroConfig":
+        names = {f.name for f in fields(cls)}
+        if not isinstance(data, dict) or not set(data) <= names:
+            raise BadInputError(f"a macro network must be a JSON object with keys among {sorted(names)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
     def cells(self) -> list[tuple[int, int]]:
         """(width, pool) of every cell in order: max-pooling at each stage's first cell."""
         return [
@@ -255,3 +267,28 @@ def build_proxy_network(topology: Topology, task: ImageTask, in_channels: int, n
     for cell in network.cells:
         cell.path_dropout = task.training.path_dropout
     return network
+
+
+#: The registered name of every ``CellNetwork``: proxy, Table 1 and ImageNet macros alike.
+CELL_NETWORK = "cnn-cell-network"
+
+
+def cell_network_spec(topology: Topology, macro: MacroConfig, in_channels: int, n_classes: int) -> NetworkSpec:
+    """What a result file records to rebuild ``CellNetwork(topology, macro, in_channels, n_classes)``."""
+    return NetworkSpec(
+        CELL_NETWORK,
+        {"cell": topology.to_dict(), "macro": macro.to_dict(), "in_channels": in_channels, "n_classes": n_classes},
+    )
+
+
+def _build_cell_network(cell: dict, macro: dict, in_channels: int, n_classes: int) -> CellNetwork:
+    return CellNetwork(Topology.from_dict(cell), MacroConfig.from_dict(macro), in_channels, n_classes)
+
+
+def _image_inputs(
+    model: nn.Module, shape: tuple[int, ...], batch: int, generator: torch.Generator
+) -> tuple[torch.Tensor, ...]:
+    return (torch.randn(batch, *shape, generator=generator),)
+
+
+register_network(CELL_NETWORK, NetworkKind(_build_cell_network, ("image",), ("logits",), _image_inputs))

@@ -22,6 +22,7 @@ from torch import nn
 
 from ..errors import BadInputError
 from ..genome.dag_cell import Topology
+from .registry import NetworkKind, NetworkSpec, register_network
 
 #: Uniform init range of every weight (authors and DARTS: 0.04); the decoder bias starts at zero.
 INIT_RANGE = 0.04
@@ -205,3 +206,48 @@ def count_language_model(topology: Topology, hidden: int, vocab_size: int) -> LM
         model = LanguageModel(topology, vocab_size, hidden)
     params = sum(p.numel() for p in model.parameters())
     return LMCounts(params, model.macs_per_token(), len(model.cell.topology.edges), hidden, vocab_size)
+
+
+#: The registered name of every ``LanguageModel``.
+LANGUAGE_MODEL = "rnn-language-model"
+
+
+def language_model_spec(topology: Topology, vocab_size: int, hidden: int) -> NetworkSpec:
+    """What a result file records to rebuild ``LanguageModel(topology, vocab_size, hidden)`` (dropouts act only
+    in training, so inference needs none of them)."""
+    return NetworkSpec(LANGUAGE_MODEL, {"cell": topology.to_dict(), "vocab_size": vocab_size, "hidden": hidden})
+
+
+def _build_language_model(cell: dict, vocab_size: int, hidden: int) -> LanguageModel:
+    return LanguageModel(Topology.from_dict(cell), vocab_size, hidden)
+
+
+class BatchFirstLanguageModel(nn.Module):
+    """A language model called with plain tensors, batch first: ``tokens`` (B, T) ids and ``hidden`` (B, nhid)
+    in, ``logits`` (B, T, vocab) and the next ``hidden`` (B, nhid) out. Batch on axis 0 everywhere is the form
+    exporters give a dynamic batch axis; T is fixed by the example the trace ran on."""
+
+    def __init__(self, model: LanguageModel) -> None:
+        super().__init__()
+        self.model = model
+        self.train(model.training)
+
+    def forward(self, tokens: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, steps = tokens.shape
+        out = self.model(tokens.t(), hidden)
+        return out.logits.view(steps, batch, -1).transpose(0, 1), out.hidden
+
+
+def _token_inputs(
+    model: nn.Module, shape: tuple[int, ...], batch: int, generator: torch.Generator
+) -> tuple[torch.Tensor, ...]:
+    """Random token ids, ``shape == (T,)`` per sequence, and a hidden state drawn from (-1, 1)."""
+    tokens = torch.randint(0, model.vocab_size, (batch, *shape), generator=generator)
+    return tokens, torch.rand(batch, model.nhid, generator=generator) * 2 - 1
+
+
+register_network(
+    LANGUAGE_MODEL,
+    NetworkKind(_build_language_model, ("tokens", "hidden"), ("logits", "next_hidden"), _token_inputs,
+                BatchFirstLanguageModel),
+)

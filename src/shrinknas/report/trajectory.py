@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from ..errors import BadInputError  # noqa: E402
 from ..config import load_yaml  # noqa: E402
 from ..run.rundir import CONFIG, SUMMARY, RunDir  # noqa: E402
-from ..search.autoshrink import preference  # noqa: E402
+from ..methods.autoshrink.loop import preference  # noqa: E402
 from .figures import save_figure  # noqa: E402
 
 KEPT, CANDIDATE, RETRAINED, FINALIST = "#1f77b4", "#9e9e9e", "#ff7f0e", "#2ca02c"

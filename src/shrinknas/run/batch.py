@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 from ..config import ImageTask
 from ..errors import BadInputError
 from .executors import Executor, evaluate_with, torch_threads
-from .trial import (TrialResult, TrialSpec, evaluate, failed_result, finished_result, image_metrics, image_training,
-                    prepare_image)
+from ..train.cells import image_outcome, image_training, prepare_image
+from .trial import TrialResult, TrialSpec, evaluate, failed_result, finished_result
 
 if TYPE_CHECKING:
     from ..nets.cnn import CellNetwork
@@ -39,7 +39,7 @@ def batch_key(spec: TrialSpec) -> str | None:
         return None
     parent = spec.parent.key if spec.parent is not None else None
     schedule = image_training(spec).model_dump(mode="json")  # a fine-tune's budget can differ by candidate
-    return json.dumps([spec.task.model_dump(mode="json"), schedule, spec.seed, parent, spec.topology.ops],
+    return json.dumps([spec.task.model_dump(mode="json"), schedule, spec.seed, parent, spec.genome.ops],
                       sort_keys=True)
 
 
@@ -65,7 +65,7 @@ def evaluate_batch(specs: Sequence[TrialSpec]) -> list[TrialResult]:
         if isinstance(outcome, BaseException):
             results.append(failed_result(key, outcome, seconds))
         else:
-            results.append(finished_result(key, image_metrics(spec, model, counted, outcome), seconds))
+            results.append(finished_result(key, image_outcome(spec, model, counted, outcome), seconds))
     return results
 
 
@@ -79,7 +79,7 @@ def _train_together(specs: Sequence[TrialSpec]) -> tuple[list[Outcome], list[Cel
     data = proxy_data(task)
     prepared = [prepare_image(spec, data) for spec in specs]
     models = [model for model, _, _ in prepared]
-    batched = BatchedCellNetwork([s.topology for s in specs], proxy_macro(task), data.in_channels, data.n_classes)
+    batched = BatchedCellNetwork([s.genome for s in specs], proxy_macro(task), data.in_channels, data.n_classes)
     batched.load(models)
     training = prepared[0][2]  # one batch key: one schedule
 

@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .executors import Executor
 from .store import RunStore
@@ -51,7 +51,8 @@ class TrialRunner:
         self.counts.reused += len(results)
         for key, result in results.items():
             self._tell(where[key], result, on_result)
-        todo = [specs[indices[0]] for key, indices in where.items() if key not in results]
+        # a long trial reports its epochs and checkpoints to the store (no part of its key)
+        todo = [replace(specs[indices[0]], log_to=self.store.path) for key, indices in where.items() if key not in results]
         if todo:
             log.info("training %d trials, %d read back from the store", len(todo), len(where) - len(todo))
             self.store.record_round(self.label, list(where))

@@ -1,10 +1,12 @@
 """The run store: one SQLite file per run, so a crash never costs a finished trial.
 
 Every finished trial is committed the moment it finishes (WAL journal, synchronous=FULL), keyed by its
-canonical spec key; a resumed run reads those rows back instead of training again. A ``meta`` table names the
-schema version, the method and the resolved config, so a directory holding another search is refused rather
-than silently mixed. Every SQLite failure a user can cause (not a database, truncated, read-only, disk full)
-becomes one ``BadInputError`` line.
+canonical spec key; a resumed run reads those rows back instead of training again. Besides trials it keeps what
+any method needs to survive a crash: per-epoch values of long trials (``intermediate``), their latest checkpoint,
+named artifacts, stage markers, and ``records``, rows a method keeps for itself (AutoShrink's kept step, say).
+A ``meta`` table names the schema version, the method and the resolved config, so a directory holding another
+search is refused rather than silently mixed. Every SQLite failure a user can cause (not a database, truncated,
+read-only, disk full) becomes one ``BadInputError`` line.
 """
 
 from __future__ import annotations
@@ -32,58 +34,62 @@ log = logging.getLogger(__name__)
 
 STORE_NAME = STORE
 #: Bump when the tables change: an older or newer store is refused with a clear message, never misread.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
-_RESULT_COLUMNS = ("status", "val_acc", "val_ppl", "macs", "params", "seconds", "epochs", "error", "host")
+_RESULT_COLUMNS = ("status", "metrics", "outputs", "seconds", "error", "host")
+_TABLES = {"trials", "weights", "intermediate", "checkpoints", "artifacts", "stages", "records"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS trials (
     key TEXT PRIMARY KEY,
-    topology TEXT NOT NULL,
+    genome TEXT NOT NULL,
     task TEXT NOT NULL,
     seed INTEGER NOT NULL,
     parent TEXT,
     status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
-    val_acc REAL,
-    val_ppl REAL,
-    macs INTEGER,
-    params INTEGER,
+    metrics TEXT NOT NULL,
+    outputs TEXT NOT NULL,
     seconds REAL NOT NULL,
-    epochs INTEGER NOT NULL,
     error TEXT,
     host TEXT NOT NULL,
     created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS weights (key TEXT PRIMARY KEY REFERENCES trials (key), state BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS steps (
-    step INTEGER PRIMARY KEY,
-    key TEXT NOT NULL,
-    score REAL,
-    created REAL NOT NULL
+CREATE TABLE IF NOT EXISTS intermediate (
+    owner TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (owner, step)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (owner TEXT PRIMARY KEY, step INTEGER NOT NULL, state BLOB NOT NULL,
+                                        created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS artifacts (name TEXT PRIMARY KEY, data BLOB NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS stages (name TEXT PRIMARY KEY, state TEXT NOT NULL, value TEXT, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (kind, idx)
 );
 """
 
 
 @dataclass(frozen=True)
 class RunProgress:
-    """How far a run got: what ``shrinknas runs ls/show`` prints."""
+    """How far a run got, whatever its method: what ``shrinknas runs ls/show`` print before the method's own lines."""
 
     path: Path
     method: str
     state: str
-    steps_done: int
     trials: int
     failed: int
-    best_score: float | None
-    best_key: str | None
     trial_seconds: float
     started: float | None
     updated: float | None
-    final_key: str | None = None  # the confirm stage's pick, where it ran (else the final cell is best_key's)
-    final_score: float | None = None  # its mean S over the fresh seeds
-    confirm_trainings: int = 0  # of ``trials``, those the confirm stage ran
     # the batch of trainings the run was last at (a step's candidates, the confirm stage): a step of from-scratch
     # candidates can take an hour, and these say how far into it the run is
     round_label: str | None = None
@@ -102,7 +108,7 @@ def canonical_config(config: dict[str, Any]) -> str:
 
 
 class RunStore:
-    """A run's trials, steps and identity in SQLite; use ``RunStore.open`` or ``RunStore.read``."""
+    """A run's trials, what its method keeps, and its identity, in SQLite; use ``RunStore.open`` or ``RunStore.read``."""
 
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
@@ -195,12 +201,14 @@ class RunStore:
             raise BadInputError(
                 f"{self.path} is not a shrinknas run store; move it away or pass --force-new to start over"
             )
-        if version == str(SCHEMA_VERSION) and not {"trials", "weights", "steps"} <= tables:
+        if version == str(SCHEMA_VERSION) and not _TABLES <= tables:
             raise sqlite3.DatabaseError("tables are missing")
         if version != str(SCHEMA_VERSION):
+            older = version.isdigit() and int(version) < SCHEMA_VERSION
             raise BadInputError(
-                f"{self.path} was written by another shrinknas version (store schema {version}, this one reads "
-                f"{SCHEMA_VERSION}); use that version, or pass --force-new to start over"
+                f"{self.path} was written by {'an older' if older else 'another'} shrinknas (store schema {version}, "
+                f"this one reads {SCHEMA_VERSION}); finish or read that run with the version that wrote it, or pass "
+                "--force-new to start it over"
             )
 
     def _check_identity(self, method: str, config: dict[str, Any]) -> None:
@@ -257,17 +265,6 @@ class RunStore:
         with self._sqlite_errors("write"), self._conn:
             self._conn.executemany("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", values)
 
-    def record_final(self, key: str | None, score: float | None = None, trainings: int = 0) -> None:
-        """The confirm stage's pick (``None`` if every finalist failed), its mean fresh S and how many trainings
-        it ran. No trainings: the stage did not run (a rerun without it forgets an earlier one)."""
-        value = None if not trainings else json.dumps(
-            {"key": key, "score": score if score is not None and math.isfinite(score) else None, "trainings": trainings})
-        with self._sqlite_errors("write"), self._conn:
-            if value is None:
-                self._conn.execute("DELETE FROM meta WHERE name = 'final'")
-            else:
-                self._conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('final', ?)", (value,))
-
     def record_round(self, label: str, keys: list[str]) -> None:
         """The batch of trainings starting now (``keys``, some perhaps already stored), for ``progress``."""
         value = json.dumps({"label": label, "keys": keys, "started": time.time()})
@@ -313,12 +310,12 @@ class RunStore:
         """
         if result.key != spec.key():
             raise ValueError(f"result {result.key} does not belong to spec {spec.key()}")
-        values = [result.to_dict()[name] for name in _RESULT_COLUMNS]
-        names = ", ".join(("key", "topology", "task", "seed", "parent") + _RESULT_COLUMNS + ("created",))
+        values = _result_values(result)
+        names = ", ".join(("key", "genome", "task", "seed", "parent") + _RESULT_COLUMNS + ("created",))
         marks = ", ".join("?" * (len(_RESULT_COLUMNS) + 6))
         row = [
             result.key,
-            json.dumps(spec.topology.to_dict()),
+            json.dumps(spec.genome.to_dict()),
             json.dumps(spec.task.model_dump(mode="json"), sort_keys=True),
             spec.seed,
             spec.to_dict().get("parent"),
@@ -342,46 +339,97 @@ class RunStore:
             rows = self._conn.execute(f"SELECT {columns} FROM trials ORDER BY created, rowid").fetchall()
         return [_result_from_row(row) for row in rows]  # without weights: those are for resuming only
 
-    def trial_rows(self) -> list[dict[str, Any]]:
-        """Every stored row as a dict (spec JSON, metrics, created time) for reports and checks."""
+    def trial_rows(self, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Stored rows (every one, or those of ``keys``) as dicts for reports and checks: the spec's JSON columns as
+        stored, the metrics and outputs decoded, and each metric also as a column of its own (``row["val_acc"]``)."""
+        wanted = None if keys is None else list(dict.fromkeys(keys))
+        rows = []
         with self._sqlite_errors("read"):
-            cursor = self._conn.execute("SELECT * FROM trials ORDER BY created, rowid")
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-    # ----- steps -----
-    def record_step(self, step: int, key: str, score: float | None) -> None:
-        """Remember which trial a strategy kept at ``step`` and its score; replaying a step rewrites it.
-
-        The weights of the kept trial's siblings (trials from the same parent with the same step's seed) that no
-        step kept are dropped here: only kept trials are parents of later ones. A later step's finished trials keep
-        theirs, since a resumed run, replaying its steps, may still keep one of them; that holds for steps trained
-        from scratch too (no parent), which differ from step 0 by their seed.
-        """
-        value = score if score is not None and math.isfinite(score) else None
-        with self._sqlite_errors("write"), self._conn:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO steps (step, key, score, created) VALUES (?, ?, ?, ?)",
-                (step, key, value, time.time()),
-            )
-            self._conn.execute(
-                "DELETE FROM weights WHERE key NOT IN (SELECT key FROM steps) AND key IN "
-                "(SELECT t.key FROM trials t JOIN trials k ON t.parent IS k.parent AND t.seed = k.seed WHERE k.key = ?)",
-                (key,),
-            )
-
-    def steps(self) -> list[dict[str, Any]]:
-        """Every recorded step with the chosen trial's spec and metrics."""
-        with self._sqlite_errors("read"):
-            cursor = self._conn.execute(
-                "SELECT s.step, s.score, t.* FROM steps s JOIN trials t ON t.key = s.key ORDER BY s.step"
-            )
-            names = [d[0] for d in cursor.description]
-            rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+            for start in range(0, 1 if wanted is None else len(wanted), 500):
+                where, args = ("", []) if wanted is None else \
+                    (f"WHERE key IN ({', '.join('?' * len(wanted[start:start + 500]))})", wanted[start:start + 500])
+                cursor = self._conn.execute(f"SELECT * FROM trials {where} ORDER BY created, rowid", args)
+                names = [d[0] for d in cursor.description]
+                rows += [dict(zip(names, row)) for row in cursor.fetchall()]
         for row in rows:
-            row["topology"] = json.loads(row["topology"])
-            row["task"] = json.loads(row["task"])
+            row["metrics"], row["outputs"] = json.loads(row["metrics"]), json.loads(row["outputs"])
+            row.update({name: value for name, value in row["metrics"].items() if name not in row})
         return rows
+
+    def family(self, key: str) -> list[str]:
+        """Keys of the trials that share ``key``'s parent and seed (the candidates of one step), itself included."""
+        with self._sqlite_errors("read"):
+            rows = self._conn.execute(
+                "SELECT t.key FROM trials t JOIN trials k ON t.parent IS k.parent AND t.seed = k.seed WHERE k.key = ?",
+                (key,)).fetchall()
+        return [row[0] for row in rows]
+
+    def drop_weights(self, keys: Iterable[str]) -> None:
+        """Forget the trained weights of these trials (their records stay)."""
+        keys = list(keys)
+        with self._sqlite_errors("write"), self._conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                self._conn.execute(f"DELETE FROM weights WHERE key IN ({', '.join('?' * len(chunk))})", chunk)
+
+    # ----- what long trials and methods keep -----
+    def intermediate(self, owner: str) -> list[tuple[int, dict[str, Any]]]:
+        """Per-step values a long trial (or a method's stage) reported, in step order."""
+        with self._sqlite_errors("read"):
+            rows = self._conn.execute("SELECT step, value FROM intermediate WHERE owner = ? ORDER BY step",
+                                      (owner,)).fetchall()
+        return [(step, json.loads(value)) for step, value in rows]
+
+    def report(self, owner: str, step: int, values: Any) -> None:
+        """Record one step's values for ``owner`` (a trial key or a stage name); a replayed step rewrites them."""
+        with self._sqlite_errors("write"), self._conn:
+            _insert_intermediate(self._conn, owner, step, values)
+
+    def save_checkpoint(self, owner: str, step: int, state: bytes) -> None:
+        with self._sqlite_errors("write"), self._conn:
+            _insert_checkpoint(self._conn, owner, step, state)
+
+    def checkpoint(self, owner: str) -> tuple[int, bytes] | None:
+        """The latest checkpoint of ``owner``: (step it was taken after, bytes)."""
+        with self._sqlite_errors("read"):
+            row = self._conn.execute("SELECT step, state FROM checkpoints WHERE owner = ?", (owner,)).fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def put_artifact(self, name: str, data: bytes) -> None:
+        with self._sqlite_errors("write"), self._conn:
+            self._conn.execute("INSERT OR REPLACE INTO artifacts (name, data, created) VALUES (?, ?, ?)",
+                               (name, data, time.time()))
+
+    def artifact(self, name: str) -> bytes | None:
+        with self._sqlite_errors("read"):
+            row = self._conn.execute("SELECT data FROM artifacts WHERE name = ?", (name,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set_stage(self, name: str, state: str, value: Any = None) -> None:
+        """A stage marker: ``running`` or ``done`` (with what it produced), so a resumed run skips finished stages."""
+        with self._sqlite_errors("write"), self._conn:
+            self._conn.execute("INSERT OR REPLACE INTO stages (name, state, value, updated) VALUES (?, ?, ?, ?)",
+                               (name, state, json.dumps(value), time.time()))
+
+    def stages(self) -> dict[str, dict[str, Any]]:
+        """Every stage marker in the order first set: ``{name: {"state", "value", "updated"}}``."""
+        with self._sqlite_errors("read"):
+            rows = self._conn.execute("SELECT name, state, value, updated FROM stages ORDER BY rowid").fetchall()
+        return {name: {"state": state, "value": json.loads(value) if value else None, "updated": updated}
+                for name, state, value, updated in rows}
+
+    def put_record(self, kind: str, index: int, value: Any) -> None:
+        """A method's own row (``kind`` names its table); writing an index again replaces it."""
+        with self._sqlite_errors("write"), self._conn:
+            self._conn.execute("INSERT OR REPLACE INTO records (kind, idx, value, created) VALUES (?, ?, ?, ?)",
+                               (kind, index, json.dumps(value), time.time()))
+
+    def records(self, kind: str) -> list[tuple[int, Any, float]]:
+        """A method's rows of ``kind``: (index, value, when written), by index."""
+        with self._sqlite_errors("read"):
+            rows = self._conn.execute("SELECT idx, value, created FROM records WHERE kind = ? ORDER BY idx",
+                                      (kind,)).fetchall()
+        return [(idx, json.loads(value), created) for idx, value, created in rows]
 
     def progress(self) -> RunProgress:
         with self._sqlite_errors("read"):
@@ -389,35 +437,25 @@ class RunStore:
                 "SELECT COUNT(*), COALESCE(SUM(status = 'failed'), 0), COALESCE(SUM(seconds), 0.0), "
                 "MIN(created), MAX(created) FROM trials"
             ).fetchone()
-            # the last step's number: a strategy's step 0 is its starting point (AutoShrink: the complete DAG)
-            steps_done, last_step = self._conn.execute(
-                "SELECT COALESCE(MAX(step), 0), MAX(created) FROM steps"
-            ).fetchone()
-            best = self._conn.execute(
-                "SELECT score, key FROM steps WHERE score IS NOT NULL ORDER BY score DESC, step LIMIT 1"
-            ).fetchone()
+            (noted,) = self._conn.execute(
+                "SELECT MAX(t) FROM (SELECT MAX(created) AS t FROM records UNION ALL "
+                "SELECT MAX(created) FROM intermediate UNION ALL SELECT MAX(updated) FROM stages)").fetchone()
         started = self.meta("started")
-        final, current = self._meta_json("final"), self._meta_json("round")
+        current = self._meta_json("round")
         keys = list(current.get("keys", ()))
         with self._sqlite_errors("read"):
             (round_done,) = self._conn.execute(
                 f"SELECT COUNT(*) FROM trials WHERE key IN ({','.join('?' * len(keys))})", keys).fetchone()
-        updates = [t for t in (last, last_step) if t is not None]
+        updates = [t for t in (last, noted) if t is not None]
         return RunProgress(
             path=self.path.parent,
             method=self.meta("method") or "?",
             state=self.state(),
-            steps_done=steps_done,
             trials=trials,
             failed=failed,
-            best_score=None if best is None else best[0],
-            best_key=None if best is None else best[1],
             trial_seconds=float(seconds),
             started=float(started) if started else first,
             updated=max(updates) if updates else None,
-            final_key=final.get("key"),
-            final_score=final.get("score"),
-            confirm_trainings=int(final.get("trainings", 0)),
             round_label=current.get("label"),
             round_done=round_done,
             round_total=len(keys),
@@ -441,6 +479,49 @@ class RunStore:
             yield
         except sqlite3.DatabaseError as exc:
             raise BadInputError(_explain(self.path, doing, exc)) from None
+
+
+def _insert_intermediate(conn: sqlite3.Connection, owner: str, step: int, values: Any) -> None:
+    conn.execute("INSERT OR REPLACE INTO intermediate (owner, step, value, created) VALUES (?, ?, ?, ?)",
+                 (owner, step, json.dumps(values), time.time()))
+
+
+def _insert_checkpoint(conn: sqlite3.Connection, owner: str, step: int, state: bytes) -> None:
+    conn.execute("INSERT OR REPLACE INTO checkpoints (owner, step, state, created) VALUES (?, ?, ?, ?)",
+                 (owner, step, state, time.time()))
+
+
+@contextmanager
+def _short_connection(path: Path, doing: str) -> Iterator[sqlite3.Connection]:
+    """A connection of its own for a trial running beside the run's (in a worker process, say): WAL lets both
+    write, one at a time."""
+    conn = _connect(path, readonly=False)
+    try:
+        conn.execute("PRAGMA synchronous=FULL")
+        with conn:
+            yield conn
+    except sqlite3.DatabaseError as exc:
+        raise BadInputError(_explain(path, doing, exc)) from None
+    finally:
+        conn.close()
+
+
+def write_intermediate(path: Path, owner: str, step: int, values: Any) -> None:
+    """``RunStore.report`` from any process that can reach the store file."""
+    with _short_connection(path, "write") as conn:
+        _insert_intermediate(conn, owner, step, values)
+
+
+def write_checkpoint(path: Path, owner: str, step: int, state: bytes) -> None:
+    """``RunStore.save_checkpoint`` from any process that can reach the store file."""
+    with _short_connection(path, "write") as conn:
+        _insert_checkpoint(conn, owner, step, state)
+
+
+def read_checkpoint(path: Path, owner: str) -> tuple[int, bytes] | None:
+    with _short_connection(path, "read") as conn:
+        row = conn.execute("SELECT step, state FROM checkpoints WHERE owner = ?", (owner,)).fetchone()
+    return None if row is None else (int(row[0]), bytes(row[1]))
 
 
 def remove_store(run_dir: Path) -> None:
@@ -522,9 +603,17 @@ def _explain(path: Path, doing: str, exc: sqlite3.DatabaseError) -> str:
     )
 
 
+def _result_values(result: TrialResult) -> list[Any]:
+    """``_RESULT_COLUMNS`` of a result, its mappings as JSON."""
+    data = result.to_dict()
+    data["metrics"], data["outputs"] = json.dumps(dict(result.metrics)), json.dumps(dict(result.outputs))
+    return [data[name] for name in _RESULT_COLUMNS]
+
+
 def _result_from_row(row: tuple[Any, ...]) -> TrialResult:
     """A result from ``key, *_RESULT_COLUMNS`` and optionally its weights (bytes, loaded by the trial code)."""
     data = dict(zip(("key",) + _RESULT_COLUMNS + ("weights",), row))
+    data["metrics"], data["outputs"] = json.loads(data["metrics"]), json.loads(data["outputs"])
     return TrialResult.from_dict(data)
 
 

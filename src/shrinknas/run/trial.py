@@ -2,35 +2,35 @@
 same kind (CPU model and torch version; ``run.hardware``: another kind rounds differently).
 
 That is what lets a trial run in this process, a worker pool or a Ray cluster, be cached by key and be
-re-run after a crash with the same outcome.
+re-run after a crash with the same outcome. A spec holds any genome and any task; the evaluator that trains it is
+found by the pair (genome kind, task kind) in a registry, so a new method brings its evaluator without this module
+knowing it. A long trial (a supernet's many epochs) reports per-epoch values and saves checkpoints through its
+``TrialContext``, so a killed one resumes at its last epoch.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
+import importlib
 import json
+import logging
 import math
 import socket
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from pathlib import Path
+from typing import Any, Literal
 
-from ..config import ImageTask, ImageTraining, TextTask, identity
-from ..genome.dag_cell import Topology
-from ..train.common import Diverged, seed_everything
-
-if TYPE_CHECKING:
-    from ..data.images import TensorSplits
-    from ..nets.cnn import CellNetwork
-    from ..resources import Counts
-    from ..train.classify import FitResult
+from ..config import identity
+from ..genome import Genome, genome_from_dict
+from ..train.common import Diverged
 
 log = logging.getLogger(__name__)
 
 Status = Literal["ok", "failed"]
 #: Error prefixes of failures the same spec always reproduces.
-DETERMINISTIC_FAILURES = ("diverged:", "non-finite ")
+DETERMINISTIC_FAILURES = ("diverged:", "non-finite ", "too large:")
 
 
 @dataclass(frozen=True)
@@ -38,16 +38,16 @@ class ParentWeights:
     """Trained weights a candidate starts from: identified by the trial that produced them."""
 
     key: str
-    topology: Topology
+    genome: Genome
     state: bytes = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class TrialSpec:
-    """What to evaluate: a cell, the task settings, the seed, and optionally the parent weights to start from."""
+    """What to evaluate: a genome, the task settings, the seed, and optionally the parent weights to start from."""
 
-    topology: Topology
-    task: ImageTask | TextTask
+    genome: Genome
+    task: Any  # a settings model with a ``task`` field naming its kind (config.tasks)
     seed: int
     parent: ParentWeights | None = None
     keep_weights: bool = field(default=False, compare=False)
@@ -56,36 +56,44 @@ class TrialSpec:
     #: such a pause of this very fine-tune with a smaller budget: the outcome is the same with or without it (so it
     #: is no part of the key), only the steps it holds are not taken again
     resume: bytes | None = field(default=None, compare=False, repr=False)
+    #: the run store a long trial reports its epochs and checkpoints to (set by the runner; no part of the key)
+    log_to: Path | None = field(default=None, compare=False, repr=False)
 
     def key(self) -> str:
         """Canonical key: equal keys mean equal outcomes, so a key already stored is never retrained."""
-        parts = [self.topology.key(), identity(self.task), self.seed]
+        parts = [self.genome.key(), identity(self.task), self.seed]
         if self.parent is not None:  # weights are a function of the trial that made them
             parts.append(self.parent.key)
         text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
         return hashlib.sha1(text.encode()).hexdigest()
 
+    @property
+    def task_kind(self) -> str:
+        return str(self.task.task)
+
     def to_dict(self) -> dict[str, Any]:
-        data = {"topology": self.topology.to_dict(), "task": self.task.model_dump(mode="json"), "seed": self.seed}
+        data = {"genome": self.genome.to_dict(), "task": self.task.model_dump(mode="json"), "seed": self.seed}
         if self.parent is not None:
             data["parent"] = self.parent.key
         return data
 
 
+Metrics = Mapping[str, Any]
+
+
 @dataclass(frozen=True)
 class TrialResult:
-    """What came out of a trial. ``status == "failed"`` results carry the reason and are never chosen."""
+    """What came out of a trial: named measurements (``val_acc``, ``macs``, ``epochs``, ...) and, for trials that
+    make more than numbers, JSON ``outputs`` (a derived architecture, say). ``failed`` results carry the reason and
+    are never chosen."""
 
     key: str
     status: Status
-    val_acc: float | None = None
-    val_ppl: float | None = None
-    macs: int | None = None
-    params: int | None = None
+    metrics: Metrics = field(default_factory=dict)
     seconds: float = 0.0
-    epochs: int = 0
     error: str | None = None
     host: str = field(default_factory=socket.gethostname)
+    outputs: Mapping[str, Any] = field(default_factory=dict)
     #: trained weights (``torch.save`` bytes) when the spec asked to keep them; not part of the record
     weights: bytes | None = field(default=None, compare=False, repr=False)
     #: where the step budget stopped training (``torch.save`` bytes) when the spec asked for it; never stored
@@ -94,6 +102,10 @@ class TrialResult:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    def metric(self, name: str) -> Any:
+        """One measurement, None where the trial has none (a failed trial, or a kind that does not measure it)."""
+        return self.metrics.get(name)
 
     @property
     def retryable(self) -> bool:
@@ -116,126 +128,113 @@ class TrialResult:
         return replace(self, status="failed", error=reason)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What an evaluator hands back: the measurements and what the spec asked to keep."""
+
+    metrics: dict[str, Any]
+    weights: bytes | None = None
+    paused: bytes | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """Where a long trial reports each epoch and keeps its checkpoint: the run store, when it can be reached.
+
+    A trial run where the store is not (a Ray worker on another machine) trains on without either: it is still
+    correct, it only cannot resume mid-way."""
+
+    key: str
+    store: Path | None = None
+
+    def report(self, step: int, values: Mapping[str, Any]) -> None:
+        """Per-epoch values, readable (``runs show``) while the trial runs."""
+        if self.store is not None:
+            from .store import write_intermediate
+
+            write_intermediate(self.store, self.key, step, values)
+
+    def save_checkpoint(self, step: int, state: bytes) -> None:
+        """The state after ``step``: a trial killed later resumes from here."""
+        if self.store is not None:
+            from .store import write_checkpoint
+
+            write_checkpoint(self.store, self.key, step, state)
+
+    def load_checkpoint(self) -> tuple[int, bytes] | None:
+        """The latest checkpoint of this very trial (its key), or None to start from the beginning."""
+        if self.store is None:
+            return None
+        from .store import read_checkpoint
+
+        return read_checkpoint(self.store, self.key)
+
+
+Evaluator = Callable[[TrialSpec, TrialContext], Outcome]
+_EVALUATORS: dict[tuple[str, str], Evaluator] = {}
+#: Modules whose import registers the built-in evaluators (a worker process imports them on first use).
+BUILTIN_EVALUATORS = ("shrinknas.train.cells", "shrinknas.train.language")
+
+
+def register_evaluator(genome_kind: str, task_kind: str) -> Callable[[Evaluator], Evaluator]:
+    """Decorator: ``fn(spec, context) -> Outcome`` trains specs of this genome kind on this kind of task. The module
+    defining it must be importable where trials run (a pool worker or a Ray node)."""
+
+    def add(fn: Evaluator) -> Evaluator:
+        _EVALUATORS[(genome_kind, task_kind)] = fn
+        return fn
+
+    return add
+
+
+def evaluator_for(genome_kind: str, task_kind: str) -> Evaluator:
+    if (genome_kind, task_kind) not in _EVALUATORS:
+        for module in BUILTIN_EVALUATORS:
+            importlib.import_module(module)
+    try:
+        return _EVALUATORS[(genome_kind, task_kind)]
+    except KeyError:
+        known = ", ".join(f"{g} on {t}" for g, t in sorted(_EVALUATORS))
+        raise ValueError(f"no evaluator for {genome_kind} genomes on {task_kind} tasks (known: {known})") from None
+
+
 def evaluate(spec: TrialSpec) -> TrialResult:
-    """Build, train and count one candidate; any failure becomes a failed result with its reason."""
+    """Train and count one spec with its kind's evaluator; any failure becomes a failed result with its reason."""
     start = time.perf_counter()
     key = spec.key()
     try:
-        if isinstance(spec.task, ImageTask):
-            metrics = _evaluate_image(spec)
-        else:
-            metrics = _evaluate_text(spec)
+        evaluator = evaluator_for(spec.genome.kind, spec.task_kind)
+        outcome = evaluator(spec, TrialContext(key, spec.log_to))
     except Exception as exc:  # a candidate that cannot be trained is a failed trial, not a failed search
         return failed_result(key, exc, time.perf_counter() - start)
-    return finished_result(key, metrics, time.perf_counter() - start)
+    return finished_result(key, outcome, time.perf_counter() - start)
 
 
 def failed_result(key: str, exc: BaseException, seconds: float) -> TrialResult:
     """The record of a trial that raised: diverged, or any other error with its type."""
+    from ..errors import TooLargeError
+
     if isinstance(exc, Diverged):
         return TrialResult(key, "failed", error=f"diverged: {exc}", seconds=seconds)
+    if isinstance(exc, TooLargeError):
+        return TrialResult(key, "failed", error=f"too large: {exc}", seconds=seconds)
     log.debug("trial %s failed", key, exc_info=exc)
     return TrialResult(key, "failed", error=f"{type(exc).__name__}: {exc}", seconds=seconds)
 
 
-def finished_result(key: str, metrics: dict[str, Any], seconds: float) -> TrialResult:
-    """The record of a trial that trained: ok, unless its score is not finite."""
-    for name in ("val_acc", "val_ppl"):
-        value = metrics.get(name)
-        if value is not None and not math.isfinite(value):
+def finished_result(key: str, outcome: Outcome, seconds: float) -> TrialResult:
+    """The record of a trial that trained: ok, unless a measurement is not finite."""
+    for name, value in outcome.metrics.items():
+        if isinstance(value, float) and not math.isfinite(value):
             return TrialResult(key, "failed", error=f"non-finite {name}", seconds=seconds)
-    return TrialResult(key, "ok", seconds=seconds, **metrics)
+    return TrialResult(key, "ok", metrics=dict(outcome.metrics), seconds=seconds, outputs=dict(outcome.outputs),
+                       weights=outcome.weights, paused=outcome.paused)
 
 
-def prepare_image(spec: TrialSpec, data: TensorSplits) -> tuple[CellNetwork, Counts, ImageTraining]:
-    """The candidate network as training starts (seeded init, or its parent's weights), its counts, its schedule."""
-    from ..nets.cnn import build_proxy_network
-    from ..nets.inherit import inherit
-    from ..resources import count
-
-    seed_everything(spec.seed)  # weight init is part of the trial: seed it before building
-    model = build_proxy_network(spec.topology, spec.task, data.in_channels, data.n_classes)
-    counts = count(model, data.input_shape)
-    if spec.parent is not None and spec.resume is None:  # a pause holds the weights it goes on from
-        parent = build_proxy_network(spec.parent.topology, spec.task, data.in_channels, data.n_classes)
-        parent.load_state_dict(weights_from_bytes(spec.parent.state))
-        inherit(model, parent, handover=spec.task.training.leaf_handover)
-    return model, counts, image_training(spec)
-
-
-def image_training(spec: TrialSpec) -> ImageTraining:
-    """The schedule an image trial trains on: its task's, or from a parent the fine-tune its removal calls for."""
-    training = spec.task.training
-    assert isinstance(training, ImageTraining)
-    if spec.parent is None:
-        return training
-    return training.finetuning(edges_cut_off(spec.parent.topology, spec.topology))
-
-
-def edges_cut_off(parent: Topology, child: Topology) -> int:
-    """Further edges a one-edge removal took with it (those of the nodes it left without input)."""
-    return max(len(parent.edges) - len(child.edges) - 1, 0)
-
-
-def image_metrics(spec: TrialSpec, model: CellNetwork, counts: Counts, fitted: FitResult) -> dict[str, Any]:
-    """What an image trial reports: val_acc, epochs trained, the candidate's own MACs and params.
-
-    From scratch the score is the best val_acc over epochs (the authors'); a candidate fine-tuned from its parent
-    reports the final one, the score of the weights it hands on to the next step.
-    """
-    val_acc = fitted.final_val_acc if spec.parent is not None else fitted.best_val_acc
-    metrics: dict[str, Any] = {
-        "val_acc": val_acc, "epochs": fitted.epochs, "macs": counts.macs, "params": counts.params
-    }
-    if spec.keep_weights:
-        metrics["weights"] = weights_to_bytes(model)
-    return metrics
-
-
-def _evaluate_image(spec: TrialSpec) -> dict[str, Any]:
-    from ..data.images import proxy_data
-    from ..train.classify import fit
-
-    data = proxy_data(spec.task)
-    model, counts, training = prepare_image(spec, data)
-    resume = pause_from_bytes(spec) if spec.resume is not None else None
-    fitted = fit(model, data, training, seed=spec.seed, device=spec.task.device, pause=spec.keep_pause, resume=resume)
-    metrics = image_metrics(spec, model, counts, fitted)
-    if spec.keep_pause and fitted.paused is not None:
-        metrics["paused"] = pause_to_bytes(spec, fitted.paused)
-    return metrics
-
-
-def pause_origin(spec: TrialSpec) -> str:
-    """What a fine-tune's pause must share with a spec that resumes it: everything but the step budget."""
-    budget_free = {"max_steps": None, "finetune_steps": 0, "finetune_steps_per_cut_edge": 0, "finetune_max_steps": None}
-    task = spec.task.model_copy(update={"training": image_training(spec).model_copy(update=budget_free)})
-    return json.dumps([spec.topology.key(), identity(task), spec.seed, spec.parent.key if spec.parent else None])
-
-
-def pause_to_bytes(spec: TrialSpec, paused: Any) -> bytes:
-    import io
-
-    import torch
-
-    buffer = io.BytesIO()
-    torch.save({"origin": pause_origin(spec), **paused.to_dict()}, buffer)
-    return buffer.getvalue()
-
-
-def pause_from_bytes(spec: TrialSpec) -> Any:
-    """The pause a spec resumes; one of another trial would silently change its outcome, so it is refused."""
-    import io
-
-    import torch
-
-    from ..train.classify import FitPause
-
-    assert spec.resume is not None
-    data = torch.load(io.BytesIO(spec.resume), map_location="cpu", weights_only=True)
-    if data.pop("origin", None) != pause_origin(spec):
-        raise ValueError("the pause to resume from belongs to another trial")
-    return FitPause(**data)
+def spec_genome(data: Mapping[str, Any]) -> Genome:
+    """The genome of a stored spec (``to_dict``'s JSON)."""
+    return genome_from_dict(data["genome"])
 
 
 def weights_to_bytes(model: Any) -> bytes:
@@ -255,9 +254,3 @@ def weights_from_bytes(data: bytes) -> dict[str, Any]:
     import torch
 
     return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-
-
-def _evaluate_text(spec: TrialSpec) -> dict[str, Any]:
-    from ..train.language import evaluate_candidate
-
-    return evaluate_candidate(spec.topology, spec.task, spec.seed)

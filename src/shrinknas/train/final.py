@@ -6,16 +6,20 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..config import ImageTraining, TextTask
-from ..nets.cnn import CellNetwork, cifar_macro
+from ..nets.cnn import CellNetwork, cell_network_spec, cifar_macro
+from ..nets.rnn import language_model_spec
 from ..resources import count
 from ..run.rundir import RunDir
 from ..genome.dag_cell import Topology
 from .classify import EpochCallback, fit
+
+if TYPE_CHECKING:
+    from ..data.images import TensorSplits
 
 
 def train_final(
@@ -30,13 +34,17 @@ def train_final(
     out: Path | None = None,
     on_epoch: EpochCallback | None = None,
 ) -> dict[str, Any]:
-    """Train on all training images, evaluate on the test set; optionally save weights and a report."""
+    """Train on all training images, evaluate on the test set; optionally save weights and a report.
+
+    The report records the network (``network``: builder and arguments) and what its inputs need (``image_facts``),
+    so ``export.load_trained(out)`` rebuilds it with these weights."""
     from ..data.augment import random_crop_flip
     from ..data.images import full_data
 
     data = full_data(dataset)
     torch.manual_seed(seed)
-    model = CellNetwork(topology, cifar_macro(cells_per_stage, width_mult, act), data.in_channels, data.n_classes)
+    macro = cifar_macro(cells_per_stage, width_mult, act)
+    model = CellNetwork(topology, macro, data.in_channels, data.n_classes)
     counts = count(model, data.input_shape)
     pad = max(1, data.input_shape[-1] // 8)
     augment = (lambda xb, gen: random_crop_flip(xb, pad, gen)) if settings.augment else None
@@ -55,10 +63,33 @@ def train_final(
         "params": counts.params,
         "seconds": round(time.perf_counter() - start, 3),
         "history": fitted.history,
+        "network": cell_network_spec(topology, macro, data.in_channels, data.n_classes).to_dict(),
+        **image_facts(dataset, data),
     }
     if out is not None:
         save_trained(out, report, model, topology)
     return report
+
+
+def image_facts(dataset: str, data: TensorSplits | None = None) -> dict[str, Any]:
+    """What a network trained on ``dataset`` needs to be used on raw images, as ``final.py`` trains it: the input
+    shape (C, H, W), class count and names (``str(i)`` where the dataset names none), and the per-channel mean
+    and std of the whole training set on the 0..255 scale.
+
+    >>> image_facts("digits")["input_shape"]  # doctest: +SKIP
+    [1, 8, 8]
+    """
+    from ..data.images import full_data, load_image_dataset
+
+    data = full_data(dataset) if data is None else data
+    names = getattr(load_image_dataset(dataset), "class_names", None) or [str(i) for i in range(data.n_classes)]
+    return {
+        "input_shape": list(data.input_shape),
+        "n_classes": data.n_classes,
+        "class_names": list(names),
+        "mean": list(data.mean),
+        "std": list(data.std),
+    }
 
 
 def train_final_language(
@@ -69,7 +100,8 @@ def train_final_language(
     on_epoch: EpochCallback | None = None,
 ) -> dict[str, Any]:
     """Train on the whole training text with ``task.training``; the best-validation weights are tested, kept
-    and (with ``out``) saved. ``macs`` are per predicted token."""
+    and (with ``out``) saved, with the vocabulary (``vocab.txt``, word i on line i + 1). ``macs`` are per predicted
+    token."""
     from .language import fit_lm, language_model_for
 
     model, corpus = language_model_for(topology, task, seed)
@@ -89,9 +121,13 @@ def train_final_language(
         "seconds": round(fitted.seconds, 3),
         "training": task.training.model_dump(mode="json"),
         "history": fitted.history,
+        "network": language_model_spec(topology, corpus.vocab_size, task.hidden).to_dict(),
+        "input_shape": [task.training.bptt],  # the sequence length an export unrolls the cell over
+        "n_classes": corpus.vocab_size,
     }
     if out is not None:
         save_trained(out, report, model, topology)
+        RunDir(out).write_text("vocab.txt", "".join(f"{word}\n" for word in corpus.vocab))
     return report
 
 

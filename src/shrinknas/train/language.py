@@ -25,6 +25,7 @@ from ..config import TextTask, TextTraining
 from ..data.text import Corpus, batchify, bptt_slice, load_corpus
 from ..nets.rnn import Dropouts, LanguageModel
 from ..genome.dag_cell import Topology
+from ..run.trial import Outcome, TrialContext, TrialSpec, register_evaluator
 from .common import Diverged, check_finite, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -245,11 +246,12 @@ def language_model_for(
     return build_language_model(topology, corpus.vocab_size, task.hidden, task.training), corpus
 
 
-def evaluate_candidate(topology: Topology, task: TextTask, seed: int) -> dict[str, Any]:
+@register_evaluator("rnn", "rnn")
+def evaluate_candidate(spec: TrialSpec, context: TrialContext) -> Outcome:
     """One search trial: train on the proxy with ``task.training``; ``macs`` are per predicted token."""
-    model, corpus = language_model_for(topology, task, seed, proxy=True)
-    fitted = fit_lm(model, corpus, task.training, seed=seed, device=task.device)
-    return {"val_ppl": fitted.val_ppl, "epochs": fitted.epochs, "params": fitted.params, "macs": fitted.macs}
+    model, corpus = language_model_for(spec.genome, spec.task, spec.seed, proxy=True)
+    fitted = fit_lm(model, corpus, spec.task.training, seed=spec.seed, device=spec.task.device)
+    return Outcome({"val_ppl": fitted.val_ppl, "epochs": fitted.epochs, "params": fitted.params, "macs": fitted.macs})
 
 
 def fit_language_model(
