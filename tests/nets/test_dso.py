@@ -183,3 +183,17 @@ def test_channels_last_computes_the_same():
     expected = net(x)
     net.to(memory_format=torch.channels_last)
     torch.testing.assert_close(net(x.contiguous(memory_format=torch.channels_last)), expected)
+
+
+def test_a_derived_network_rebuilds_from_its_registered_spec():
+    from shrinknas.nets.dso import DSO_NETWORK, dso_network_spec
+    from shrinknas.nets.registry import NetworkSpec, build_network, network_kinds
+
+    arch = random_arch(tiny("full"), [3, 5], random.Random(0))
+    spec = NetworkSpec.from_dict(dso_network_spec(arch, 1, 10, width_mult=1.5).to_dict())
+    assert DSO_NETWORK in network_kinds()
+    rebuilt = build_network(spec, seed=3)
+    torch.manual_seed(3)
+    direct = DsoNetwork(arch, 1, 10, width_mult=1.5).eval()
+    x = torch.randn(2, *SHAPE)
+    torch.testing.assert_close(rebuilt(x), direct(x))

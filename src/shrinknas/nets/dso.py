@@ -29,6 +29,8 @@ from torch import nn
 from ..genome.dso_block import BRANCHES, BlockEdges, DsoArch, DsoSpace, Edge, derive, inputs_of, live_ops
 from ..ops import BN_EPS, BN_MOMENTUM, build_block_op, conv_bn
 from ..resources import Counts, count_parts
+from .cnn import _image_inputs
+from .registry import NetworkKind, NetworkSpec, register_network
 
 _KERNEL = {"conv1x1": 1, "conv3x3": 3, "sepconv3x3": 3, "sepconv5x5": 5}
 
@@ -406,6 +408,23 @@ class SupernetCosts:
     @property
     def complete_macs(self) -> int:
         return self.fixed_macs + sum(cell.complete_macs for cell in self.cells)
+
+
+#: The registered name of every ``DsoNetwork`` (export, latency and trained weights find it by this name).
+DSO_NETWORK = "dso-network"
+
+
+def dso_network_spec(arch: DsoArch, in_channels: int, n_classes: int, width_mult: float = 1.0) -> NetworkSpec:
+    """What a result file records to rebuild ``DsoNetwork(arch, in_channels, n_classes, width_mult)``."""
+    return NetworkSpec(DSO_NETWORK, {"arch": arch.to_dict(), "in_channels": in_channels, "n_classes": n_classes,
+                                     "width_mult": width_mult})
+
+
+def _build_dso_network(arch: dict, in_channels: int, n_classes: int, width_mult: float = 1.0) -> DsoNetwork:
+    return DsoNetwork(DsoArch.from_dict(arch), in_channels, n_classes, width_mult)
+
+
+register_network(DSO_NETWORK, NetworkKind(_build_dso_network, ("image",), ("logits",), _image_inputs))
 
 
 # ----- size without building -----
