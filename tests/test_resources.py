@@ -5,7 +5,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from shrinknas.nets.cnn import CellNetwork, cifar_macro
 from shrinknas.errors import BadInputError
-from shrinknas.resources import count, count_params, measure_latencies, measure_latency
+from shrinknas.resources import count, count_params, count_parts, measure_latencies, measure_latency
 from shrinknas.genome.dag_cell import Topology
 
 
@@ -71,3 +71,40 @@ def test_latency_settings_a_user_gets_wrong_are_one_line_errors(kwargs):
     with pytest.raises(BadInputError) as info:
         measure_latencies(nn.Linear(2, 2), (2,), **kwargs)
     assert "\n" not in str(info.value)
+
+
+def test_memory_access_is_shufflenet_v2s_input_output_and_weights_in_elements():
+    """conv: h*w*c_in + h'*w'*c_out + k*k*c_in*c_out/g; pooling and BN: input + output; linear: in + out + weights."""
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                        nn.Conv2d(8, 8, 3, padding=1, groups=4, bias=False), nn.MaxPool2d(2),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+    c = count(net, (3, 10, 10))
+    conv1 = 3 * 100 + 8 * 25 + 9 * 3 * 8
+    bn = 2 * 8 * 25
+    conv2 = 8 * 25 + 8 * 25 + 9 * 8 * 8 // 4
+    pool = 8 * 25 + 8 * 4
+    gap = 8 * 4 + 8
+    linear = 8 + 10 + 80
+    assert c.memory_access == conv1 + bn + conv2 + pool + gap + linear
+    assert c.macs == 25 * 8 * 27 + 25 * 8 * 18 + 80  # MACs stay the multiply-accumulates of conv and linear
+
+
+def test_the_parts_of_a_model_split_its_counts():
+    first = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4))
+    second = nn.Sequential(nn.AvgPool2d(3, 1, 1), nn.Conv2d(4, 2, 1))
+    unused = nn.Conv2d(2, 2, 1)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first, self.second, self.spare = first, second, unused  # spare: registered, never called
+
+        def forward(self, x):
+            return self.second(self.first(x))
+
+    net = Net()
+    parts = count_parts(net, (1, 6, 6), {"first": first, "second": second, "spare": unused})
+    whole = count(net, (1, 6, 6))
+    assert parts["first"].macs + parts["second"].macs == whole.macs
+    assert parts["first"].memory_access + parts["second"].memory_access == whole.memory_access
+    assert parts["second"].params == count_params(second) and parts["spare"] == type(whole)(count_params(unused), 0, 0)

@@ -3,7 +3,8 @@
 Every convolution is a Conv-BN-activation triplet without bias. A node that is a leaf of its cell drops its
 final activation (the authors' leaves are linear before the concat and the residual add). ``copies=K`` builds
 K independent copies of an op side by side on the channel axis as one module (grouped convolutions): how
-the K candidates of a search step are trained together.
+the K candidates of a search step are trained together. ``BLOCK_OPS`` holds DSO-NAS's ops, built as its
+authors build them.
 """
 
 from __future__ import annotations
@@ -125,3 +126,45 @@ def glorot_init(module: nn.Module) -> None:
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
 
+
+
+# ----- DSO-NAS block ops (authors' code): channels in = channels out, spatial size kept -----
+def _dso_sep_conv(kernel: int) -> Callable[[int], nn.Module]:
+    """Depthwise kxk -> pointwise 1x1 -> BN -> ReLU: once, no leading ReLU, one BN (the DSO-NAS authors')."""
+
+    def build(channels: int) -> nn.Module:
+        return nn.Sequential(
+            nn.Conv2d(channels, channels, kernel, padding=kernel // 2, groups=channels, bias=False),
+            nn.Conv2d(channels, channels, 1, bias=False),
+            nn.BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM),
+            nn.ReLU(inplace=True),
+        )
+
+    return build
+
+
+def _dso_pool(pool: Callable[[], nn.Module]) -> Callable[[int], nn.Module]:
+    """Stride-1 3x3 pooling -> BN -> ReLU."""
+
+    def build(channels: int) -> nn.Module:
+        return nn.Sequential(pool(), nn.BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM), nn.ReLU(inplace=True))
+
+    return build
+
+
+#: DSO-NAS op name -> builder(channels) -> module. Same names as ``OPS``, different modules: a DSO-NAS op takes
+#: the (scaled) sum of its inputs, so it neither changes the channel count nor needs a leaf variant.
+BLOCK_OPS: dict[str, Callable[[int], nn.Module]] = {
+    "sepconv3x3": _dso_sep_conv(3),
+    "sepconv5x5": _dso_sep_conv(5),
+    "maxpool3x3": _dso_pool(lambda: nn.MaxPool2d(3, stride=1, padding=1)),
+    "avgpool3x3": _dso_pool(lambda: nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)),
+}
+
+
+def build_block_op(name: str, channels: int) -> nn.Module:
+    try:
+        builder = BLOCK_OPS[name]
+    except KeyError:
+        raise BadInputError(f"unknown DSO-NAS op {name!r}; expected one of {sorted(BLOCK_OPS)}") from None
+    return builder(channels)

@@ -1,7 +1,10 @@
-"""What a network costs: parameters, multiply-accumulates, memory traffic and measured latency.
+"""What a network costs: parameters, multiply-accumulates, memory access cost and measured latency.
 
 MACs count convolutions and linear layers only (BN, pooling, activations and concat are free), for one
-input, as the paper and the authors' code count them.
+input, as the paper and the authors' code count them. Memory access cost is ShuffleNet V2's (Ma et al. 2018):
+the elements a layer reads and writes, input + output feature maps + weights, for convolutions, linear layers,
+pooling and batch norm (the last two have no weights to read). It is a count of elements, not of bytes, and
+never to be confused with the MACs.
 """
 
 from __future__ import annotations
@@ -11,42 +14,69 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import nn
 
 from .errors import BadInputError
 
+_WEIGHTED = (nn.Conv2d, nn.Linear)
+_POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
+_NORMS = (nn.BatchNorm2d,)
+_COUNTED = _WEIGHTED + _POOLS + _NORMS
+
 
 @dataclass(frozen=True)
 class Counts:
     params: int
     macs: int
-    #: bytes read and written by conv/linear layers for one input (weights + activations, fp32)
-    memory_bytes: int
+    #: elements read and written (input + output feature maps + weights) by conv, linear, pooling and BN layers
+    memory_access: int
 
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def _layer_costs(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> tuple[int, int]:
+    """(MACs, memory access) of one call of a counted layer, from its input and output."""
+    traffic = inputs[0].numel() + output.numel()
+    if not isinstance(module, _WEIGHTED):
+        return 0, traffic
+    weight = module.weight
+    if isinstance(module, nn.Conv2d):
+        per_output = weight.shape[1] * weight.shape[2] * weight.shape[3]  # (c_in / groups) * kh * kw
+    else:
+        per_output = weight.shape[1]
+    return output.numel() * per_output, traffic + weight.numel()
+
+
 def count(model: nn.Module, input_shape: tuple[int, ...]) -> Counts:
-    """Params, MACs and memory traffic of ``model`` for one input of ``input_shape`` (C, H, W)."""
-    macs = 0
-    traffic = 0
+    """Params, MACs and memory access cost of ``model`` for one input of ``input_shape`` (C, H, W)."""
+    return count_parts(model, input_shape, {"": model})[""]
+
+
+def count_parts(model: nn.Module, input_shape: tuple[int, ...], parts: Mapping[str, nn.Module]) -> dict[str, Counts]:
+    """The costs of named submodules of ``model`` in one forward pass of one input: what each part's layers
+    compute and move (a layer belongs to the first part that holds it), with each part's own parameters.
+
+    The budgets of a supernet read the costs of every op this way; a part the pass never calls costs nothing.
+    """
+    owner: dict[int, str] = {}
+    for name, part in parts.items():
+        for m in part.modules():
+            if isinstance(m, _COUNTED):
+                owner.setdefault(id(m), name)
+    totals = {name: [0, 0] for name in parts}
 
     def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-        nonlocal macs, traffic
-        weight = module.weight
-        if isinstance(module, nn.Conv2d):
-            per_output = weight.shape[1] * weight.shape[2] * weight.shape[3]  # (c_in / groups) * kh * kw
-        else:
-            per_output = weight.shape[1]
-        macs += output.numel() * per_output
-        traffic += 4 * (inputs[0].numel() + output.numel() + weight.numel())
+        macs, traffic = _layer_costs(module, inputs, output)
+        entry = totals[owner[id(module)]]
+        entry[0] += macs
+        entry[1] += traffic
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    handles = [m.register_forward_hook(hook) for m in model.modules() if id(m) in owner]
     was_training = model.training
     model.eval()
     try:
@@ -57,7 +87,8 @@ def count(model: nn.Module, input_shape: tuple[int, ...]) -> Counts:
         for h in handles:
             h.remove()
         model.train(was_training)
-    return Counts(params=count_params(model), macs=int(macs), memory_bytes=int(traffic))
+    return {name: Counts(params=count_params(parts[name]), macs=int(macs), memory_access=int(traffic))
+            for name, (macs, traffic) in totals.items()}
 
 
 RUNTIMES = ("torch", "onnxruntime")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from shrinknas.data.splits import balanced_split, per_class_counts
+from shrinknas.data.splits import balanced_split, per_class_counts, two_way_split
 from shrinknas.errors import BadInputError
 
 
@@ -66,3 +66,21 @@ def test_too_few_images_in_a_class_says_how_many_and_what_to_do():
 def test_negative_sizes_are_bad_input():
     with pytest.raises(BadInputError, match="negative"):
         balanced_split(_labels(), -1, 10, seed=0)
+
+
+@pytest.mark.parametrize("ratio", [(1, 1), (4, 1)])
+def test_a_two_way_split_covers_every_image_once_in_ratio_per_class(ratio):
+    labels = _labels(per_class=(50, 40, 30))
+    first, second = two_way_split(labels, ratio, seed=3)
+    assert len(np.intersect1d(first, second)) == 0 and len(first) + len(second) == len(labels)
+    share = ratio[0] / sum(ratio)
+    for c, n in enumerate((50, 40, 30)):
+        assert (labels[first] == c).sum() == round(n * share)
+    assert (np.diff(first) > 0).all() and (np.diff(second) > 0).all()
+    again = two_way_split(labels, ratio, seed=3)
+    assert np.array_equal(again[0], first) and not np.array_equal(two_way_split(labels, ratio, seed=4)[0], first)
+
+
+def test_a_two_way_split_that_leaves_a_part_empty_is_refused():
+    with pytest.raises(BadInputError, match="leaves one part empty"):
+        two_way_split(np.array([0, 1]), (4, 1), seed=0)

@@ -45,3 +45,26 @@ def balanced_split(labels: np.ndarray, n_train: int, n_val: int, seed: int) -> t
         train_parts.append(members[:n_t])
         val_parts.append(members[n_t : n_t + n_v])
     return np.sort(np.concatenate(train_parts)), np.sort(np.concatenate(val_parts))
+
+
+def two_way_split(labels: np.ndarray, ratio: tuple[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint, sorted index arrays splitting every image in ``ratio`` (x : y), class by class.
+
+    DSO-NAS trains weights on the first part and structure on the second (CIFAR 1:1, ImageNet 4:1). Each class's
+    images are shuffled once with the seed and split at round(count * x / (x + y)); the same labels and seed always
+    give the same split.
+    """
+    x, y = ratio
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    first, second = [], []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        cut = int(round(len(members) * x / (x + y)))
+        first.append(members[:cut])
+        second.append(members[cut:])
+    first_idx, second_idx = np.sort(np.concatenate(first)), np.sort(np.concatenate(second))
+    if not len(first_idx) or not len(second_idx):
+        raise BadInputError(f"a {x}:{y} split of {len(labels)} images leaves one part empty; use more images or a "
+                            "more even ratio")
+    return first_idx, second_idx

@@ -91,4 +91,4 @@ def digest(payload: Any) -> str:
 
 def _load_builtin_kinds() -> None:
     """Importing a kind's module registers it; the built-in kinds are always known."""
-    from . import dag_cell, layer_seq  # noqa: F401
+    from . import dag_cell, dso_block, layer_seq  # noqa: F401

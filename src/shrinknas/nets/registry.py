@@ -102,4 +102,4 @@ def build_network(spec: NetworkSpec, seed: int | None = None) -> nn.Module:
 
 def _load_builtin_kinds() -> None:
     """Importing a network module registers its kinds; the built-in ones are always known."""
-    from . import cnn, rnn, sequential  # noqa: F401
+    from . import cnn, dso, rnn, sequential  # noqa: F401

@@ -1,1 +1,5 @@
 """Optimizers torch lacks."""
+
+from .apg_nag import APGNAG
+
+__all__ = ["APGNAG"]
