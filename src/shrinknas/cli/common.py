@@ -20,6 +20,31 @@ console = Console()
 err = Console(stderr=True)
 
 
+def with_kind_options(command: Any, options: list[Any]) -> Any:
+    """``command`` with one keyword option per architecture-kind option (``nets.deploy.KindOption``), appended to
+    its own parameters; it receives them in ``**kind_options``, None where not given."""
+    import inspect
+    from typing import Optional
+
+    import typer
+
+    import typing
+
+    hints = typing.get_type_hints(command)  # the module's annotations are strings (postponed evaluation)
+    own = [p.replace(annotation=hints.get(p.name, p.annotation))
+           for p in inspect.signature(command).parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
+    extra = [inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[o.type],
+                               default=typer.Option(None, o.flag, help=f"{o.help} (default {o.default})"))
+             for o in options]
+
+    def wrapped(**given: Any) -> Any:
+        return command(**given)
+
+    wrapped.__signature__ = inspect.Signature(own + extra)  # type: ignore[attr-defined]
+    wrapped.__doc__, wrapped.__name__ = command.__doc__, command.__name__
+    return wrapped
+
+
 def emit_json(data: Any) -> None:
     console.print_json(json.dumps(data))
 

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from .app import app
 from .arch import resolve
-from .common import console
+from .common import console, with_kind_options
 
 ARCH_OR_TRAINED = ("a directory written by `train --out` (its trained weights), a run directory (its final "
                    "architecture, fresh weights) or an architecture file")
 
 
-@app.command()
 def export(
     arch: Path = typer.Argument(..., help=ARCH_OR_TRAINED),
     format: str = typer.Option("onnx", "--format", help="onnx | torchscript (traced) | state-dict"),
@@ -23,12 +22,8 @@ def export(
     dataset: Optional[str] = typer.Option(None, help="build it for this dataset (input, classes, normalisation)"),
     input_shape: Optional[str] = typer.Option(None, help="build it for this input, C,H,W"),
     classes: Optional[int] = typer.Option(None, help="classes of the output (with --input-shape; default 10)"),
-    macro: Optional[str] = typer.Option(None, help="cnn cells: final (default) | imagenet"),
-    cells_per_stage: Optional[int] = typer.Option(None, help="cnn cells: T cells stacked per stage"),
-    width_mult: Optional[float] = typer.Option(None, help="cnn cells: width multiplier"),
-    act: Optional[str] = typer.Option(None, help="cnn cells: relu | swish"),
-    hidden: Optional[int] = typer.Option(None, help="rnn cells: hidden size"),
     seed: int = typer.Option(0, help="seed of fresh weights"),
+    **kind_options: Any,
 ) -> None:
     """Write the network with what it needs to be used on raw inputs (input shape, normalisation, class names) in
     its metadata and in a JSON beside it; checks the file against PyTorch's output before saying it is done."""
@@ -41,8 +36,7 @@ def export(
         origin = f"trained weights from {arch / 'weights.pt'}"
     else:
         target = resolve(arch, dataset, input_shape, classes)
-        model, spec, shape = build(target.genome, target.facts, seed, macro=macro, cells_per_stage=cells_per_stage,
-                                   width_mult=width_mult, act=act, hidden=hidden)
+        model, spec, shape = build(target.genome, target.facts, seed, **kind_options)
         facts = normalised_facts(target.facts)
         card = ModelCard(spec, shape, int(spec.arguments.get("n_classes", spec.arguments.get("vocab_size", 0))),
                          tuple(facts.get("class_names", ())), tuple(facts.get("mean", ())),
@@ -61,3 +55,12 @@ def normalised_facts(facts: dict | None) -> dict:
     from ..train.final import image_facts
 
     return {**facts, **image_facts(facts["dataset"])}
+
+
+def _register() -> None:
+    from ..nets.deploy import deployment_options
+
+    app.command()(with_kind_options(export, deployment_options()))
+
+
+_register()

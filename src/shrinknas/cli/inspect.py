@@ -10,7 +10,7 @@ import typer
 from ..report.format import fmt_macs, fmt_params
 from .app import app
 from .arch import resolve
-from .common import console, emit_json
+from .common import console, emit_json, with_kind_options
 from .views import print_view
 
 ARCH_HELP = "an architecture file (JSON), or a run directory (its final architecture and its data)"
@@ -31,30 +31,23 @@ def show(
         console.print(f"drawn to {output}", markup=False)
 
 
-@app.command()
 def profile(
     arch: Path = typer.Argument(..., help=ARCH_HELP),
     dataset: Optional[str] = typer.Option(None, help="build it for this dataset's input and classes"),
     input_shape: Optional[str] = typer.Option(None, help="build it for this input, C,H,W (e.g. 3,32,32)"),
     classes: Optional[int] = typer.Option(None, help="classes of the output (with --input-shape; default 10)"),
-    macro: Optional[str] = typer.Option(None, help="cnn cells: final (the paper's Table 1 network at the data's "
-                                        "input, default) | imagenet (ShrinkCNN's, 3x224x224)"),
-    cells_per_stage: Optional[int] = typer.Option(None, help="cnn cells: T cells stacked per stage (default 1)"),
-    width_mult: Optional[float] = typer.Option(None, help="cnn cells: width multiplier (default 1)"),
-    act: Optional[str] = typer.Option(None, help="cnn cells: relu | swish (ShrinkCNN-B)"),
-    hidden: Optional[int] = typer.Option(None, help="rnn cells: embedding = hidden size (ShrinkRNN: 745)"),
     latency: bool = typer.Option(False, help="also measure CPU latency: warm-up, then timed passes, in torch and "
                                  "onnxruntime (onnxruntime needs the export extra)"),
     batch: int = typer.Option(32, help="with --latency: the batch size measured besides batch 1"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    **kind_options: Any,
 ) -> None:
     """Params, MACs and memory access of the network an architecture becomes (rnn cells: per token); the data is
     the run directory's unless --dataset or --input-shape says otherwise (a bare file: 3x32x32, 10 classes)."""
     from ..nets.deploy import build, counts
 
     target = resolve(arch, dataset, input_shape, classes)
-    model, spec, shape = build(target.genome, target.facts, macro=macro, cells_per_stage=cells_per_stage,
-                               width_mult=width_mult, act=act, hidden=hidden)
+    model, spec, shape = build(target.genome, target.facts, **kind_options)
     report: dict[str, Any] = {"kind": target.genome.kind, "network": spec.builder, "input": list(shape),
                               **counts(target.genome.kind, model, shape)}
     if latency:
@@ -95,3 +88,12 @@ def _shown(name: str, value: Any) -> str:
     if name in ("macs", "macs_per_token"):
         return f"{'MACs/token' if name == 'macs_per_token' else 'MACs'} {fmt_macs(value)}"
     return f"memory access {value / 1e6:.2f} M elements"
+
+
+def _register() -> None:
+    from ..nets.deploy import deployment_options
+
+    app.command()(with_kind_options(profile, deployment_options()))
+
+
+_register()

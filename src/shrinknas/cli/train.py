@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -11,11 +11,10 @@ from ..errors import BadInputError
 from ..report.format import fmt_macs, fmt_params
 from .app import app
 from .arch import resolve
-from .common import console, emit_json, progress_bars, set_threads, warn_slow_bf16
+from .common import console, emit_json, progress_bars, set_threads, warn_slow_bf16, with_kind_options
 from .inspect import ARCH_HELP
 
 
-@app.command()
 def train(
     arch: Path = typer.Argument(..., help=ARCH_HELP),
     dataset: Optional[str] = typer.Option(None, help="train on this dataset (default: the run directory's own)"),
@@ -26,16 +25,12 @@ def train(
     batch_size: Optional[int] = typer.Option(None, help="default: cnn 128, rnn 64"),
     augment: bool = typer.Option(False, help="images: random crop and horizontal flip"),
     precision: str = typer.Option("fp32", help="images: fp32 | bf16 (autocast; pays where the CPU has native bf16)"),
-    cells_per_stage: Optional[int] = typer.Option(None, help="cnn cells: T cells stacked per stage (default 1)"),
-    width_mult: Optional[float] = typer.Option(None, help="cnn cells: width multiplier of the Table 1 network"),
-    act: Optional[str] = typer.Option(None, help="cnn cells: relu | swish"),
-    hidden: Optional[int] = typer.Option(None, help="rnn cells: embedding = hidden size (ShrinkRNN: 745)"),
-    vocab: Optional[int] = typer.Option(None, help="rnn cells: vocabulary cap, <unk> and <eos> included (10000)"),
     seed: int = typer.Option(0),
     device: str = typer.Option("cpu"),
     threads: int = typer.Option(0, help="torch threads (0: torch's default)"),
     out: Optional[Path] = typer.Option(None, help="write result.json and weights here (for export)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    **kind_options: Any,
 ) -> None:
     """Train the network an architecture becomes on the whole training set; report test accuracy (images) or
     validation and test perplexity (rnn cells: the paper's recipe), and its size."""
@@ -56,8 +51,7 @@ def train(
                               and isinstance(v, float))
             progress.update(bar, completed=epoch, description=f"epoch {epoch} {shown}")
 
-        report = train_found(target.genome, data, recipe, out, on_epoch, cells_per_stage=cells_per_stage,
-                             width_mult=width_mult, act=act, hidden=hidden, vocab=vocab)
+        report = train_found(target.genome, data, recipe, out, on_epoch, **kind_options)
     if as_json:
         emit_json(report)
         return
@@ -66,3 +60,12 @@ def train(
     macs = f"MACs/token {fmt_macs(report['macs'])}" if "test_ppl" in report else f"MACs {fmt_macs(report['macs'])}"
     console.print(f"{quality}  {macs}  params {fmt_params(report['params'])}  ({report['epochs']} epochs, "
                   f"{report['seconds']:.1f} s)" + (f"; saved to {out}" if out else ""), markup=False)
+
+
+def _register() -> None:
+    from ..train.final import final_options
+
+    app.command()(with_kind_options(train, final_options()))
+
+
+_register()

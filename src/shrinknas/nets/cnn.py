@@ -17,7 +17,7 @@ from ..config import ImageTask
 from ..errors import BadInputError
 from ..ops import INPUT_AXES, build_op, conv_bn, glorot_init
 from ..genome.dag_cell import Topology
-from .deploy import Deployment, SizeEstimate, register_deployment
+from .deploy import Deployment, KindOption, SizeEstimate, register_deployment
 from .registry import NetworkKind, NetworkSpec, register_network
 
 
@@ -355,6 +355,14 @@ def estimate_cell_network(spec: NetworkSpec, input_shape: tuple[int, ...]) -> Si
     return SizeEstimate(params, activations)
 
 
-register_deployment("cnn", Deployment(
-    _deployed_cell, {"macro": "final", "cells_per_stage": 1, "width_mult": 1.0, "act": "relu"},
-    {"input_shape": [3, 32, 32], "n_classes": 10}, estimate=estimate_cell_network))
+#: What a cell's network can be besides its cell (``profile``, ``export``, ``train``).
+CELL_OPTIONS = (
+    KindOption("macro", str, "final", "cnn cells: final (the paper's Table 1 network at the data's input) | imagenet "
+               "(ShrinkCNN's, 3x224x224, 1001 classes)"),
+    KindOption("cells_per_stage", int, 1, "cnn cells: T cells stacked per stage"),
+    KindOption("width_mult", float, 1.0, "cnn cells: width multiplier of the Table 1 network"),
+    KindOption("act", str, "relu", "cnn cells: relu | swish (ShrinkCNN-B)"),
+)
+
+register_deployment("cnn", Deployment(_deployed_cell, CELL_OPTIONS, {"input_shape": [3, 32, 32], "n_classes": 10},
+                                      estimate=estimate_cell_network))

@@ -29,12 +29,37 @@ MEMORY_SHARE = 0.5
 
 
 @dataclass(frozen=True)
+class KindOption:
+    """An option only some kinds of architecture take (AutoShrink cells: ``cells_per_stage``): the commands that
+    build or train architectures offer the options of every kind, and each kind refuses the others'."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def refuse_foreign(kind: str, given: Mapping[str, Any], takes: tuple[KindOption, ...]) -> None:
+    """One line naming the options given that ``kind`` does not take, and those it does."""
+    names = {o.name for o in takes}
+    unknown = sorted(n for n in given if n not in names)
+    if unknown:
+        offered = ", ".join(o.flag for o in takes) or "no options"
+        raise BadInputError(f"{', '.join('--' + u.replace('_', '-') for u in unknown)} does not apply to {kind} "
+                            f"architectures (they take {offered})")
+
+
+@dataclass(frozen=True)
 class Deployment:
     """How a genome kind becomes a network: ``network(genome, facts, **options) -> (NetworkSpec, input shape)``, the
     options it takes with their defaults, and the facts it assumes when none are known (a bare architecture file)."""
 
     network: Callable[..., tuple[NetworkSpec, tuple[int, ...]]]
-    options: Mapping[str, Any]
+    options: tuple[KindOption, ...]
     default_facts: Mapping[str, Any]
     #: the figures ``profile`` reports of a built network (default: params, MACs and memory access of one input)
     count: Callable[[nn.Module, tuple[int, ...]], dict[str, Any]] | None = None
@@ -56,10 +81,20 @@ def register_deployment(genome_kind: str, deployment: Deployment) -> None:
     _DEPLOYMENTS[genome_kind] = deployment
 
 
+def _load_builtin() -> None:
+    for module in BUILTIN_DEPLOYMENTS:
+        importlib.import_module(module)
+
+
+def deployment_options() -> list[KindOption]:
+    """Every option any kind takes (for the commands' option lists), each name once."""
+    _load_builtin()
+    return list({o.name: o for d in _DEPLOYMENTS.values() for o in d.options}.values())
+
+
 def deployment(genome_kind: str) -> Deployment:
     if genome_kind not in _DEPLOYMENTS:
-        for module in BUILTIN_DEPLOYMENTS:
-            importlib.import_module(module)
+        _load_builtin()
     try:
         return _DEPLOYMENTS[genome_kind]
     except KeyError:
@@ -79,12 +114,9 @@ def network_spec(genome: Genome, facts: Mapping[str, Any] | None = None, **optio
     Options left at None take their default; an option the kind does not take is a one-line error."""
     kind = deployment(genome.kind)
     given = {k: v for k, v in options.items() if v is not None}
-    unknown = sorted(set(given) - set(kind.options))
-    if unknown:
-        takes = ", ".join(f"--{o.replace('_', '-')}" for o in kind.options) or "no options"
-        raise BadInputError(f"{', '.join('--' + u.replace('_', '-') for u in unknown)} does not apply to "
-                            f"{genome.kind} architectures (they take {takes})")
-    return kind.network(genome, {**kind.default_facts, **(facts or {})}, **{**kind.options, **given})
+    refuse_foreign(genome.kind, given, kind.options)
+    defaults = {o.name: o.default for o in kind.options}
+    return kind.network(genome, {**kind.default_facts, **(facts or {})}, **{**defaults, **given})
 
 
 @dataclass(frozen=True)

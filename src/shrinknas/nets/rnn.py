@@ -22,7 +22,7 @@ from torch import nn
 
 from ..errors import BadInputError
 from ..genome.dag_cell import Topology
-from .deploy import Deployment, register_deployment
+from .deploy import Deployment, KindOption, register_deployment
 from .registry import NetworkKind, NetworkSpec, register_network
 
 #: Uniform init range of every weight (authors and DARTS: 0.04); the decoder bias starts at zero.
@@ -267,5 +267,7 @@ def _language_counts(model: nn.Module, input_shape: tuple[int, ...]) -> dict:
             "hidden": counts.hidden, "vocab_size": counts.vocab_size}
 
 
-register_deployment("rnn", Deployment(_deployed_language_model, {"hidden": 745},
+HIDDEN_OPTION = KindOption("hidden", int, 745, "rnn cells: embedding = hidden size (ShrinkRNN: 745)")
+
+register_deployment("rnn", Deployment(_deployed_language_model, (HIDDEN_OPTION,),
                                       {"input_shape": [35], "n_classes": 10000}, count=_language_counts))

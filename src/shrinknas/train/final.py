@@ -4,6 +4,7 @@ kinds other methods register (``register_final_trainer``)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from pathlib import Path
@@ -16,8 +17,9 @@ import torch
 from ..config import SHRINKRNN_FINAL_TRAINING, ImageTraining, TextTask, validated
 from ..errors import BadInputError
 from ..genome import Genome
-from ..nets.cnn import CellNetwork, cell_network_spec, cifar_macro
-from ..nets.rnn import language_model_spec
+from ..nets.cnn import CELL_OPTIONS, CellNetwork, cell_network_spec, cifar_macro
+from ..nets.deploy import KindOption, refuse_foreign
+from ..nets.rnn import HIDDEN_OPTION, language_model_spec
 from ..resources import count
 from ..run.rundir import RunDir
 from ..genome.dag_cell import Topology
@@ -158,26 +160,33 @@ class Recipe:
 
 
 FinalTrainer = Callable[..., dict[str, Any]]  # (genome, dataset, recipe, out, on_epoch, **options) -> report
-_TRAINERS: dict[str, tuple[FinalTrainer, tuple[str, ...]]] = {}
+_TRAINERS: dict[str, tuple[FinalTrainer, tuple[KindOption, ...]]] = {}
+#: Modules whose import registers the other kinds' final trainings.
+BUILTIN_FINAL_TRAINERS: tuple[str, ...] = ()
 
 
-def register_final_trainer(genome_kind: str, trainer: FinalTrainer, options: tuple[str, ...] = ()) -> None:
+def register_final_trainer(genome_kind: str, trainer: FinalTrainer, options: tuple[KindOption, ...] = ()) -> None:
     """``trainer`` trains architectures of this kind fully, taking these options besides the ``Recipe``."""
     _TRAINERS[genome_kind] = (trainer, options)
+
+
+def final_options() -> list[KindOption]:
+    """Every option any kind's final training takes (for ``train``'s option list), each name once."""
+    for module in BUILTIN_FINAL_TRAINERS:
+        importlib.import_module(module)
+    return list({o.name: o for _, options in _TRAINERS.values() for o in options}.values())
 
 
 def train_found(genome: Genome, dataset: str, recipe: Recipe = Recipe(), out: Path | None = None,
                 on_epoch: EpochCallback | None = None, **options: Any) -> dict[str, Any]:
     """Train ``genome``'s network fully on ``dataset`` with its kind's trainer; options left at None are defaults,
     and one the kind does not take is a one-line error."""
+    final_options()
     if genome.kind not in _TRAINERS:
         raise BadInputError(f"{genome.kind} architectures have no final training")
     trainer, takes = _TRAINERS[genome.kind]
     given = {k: v for k, v in options.items() if v is not None}
-    unknown = sorted(set(given) - set(takes))
-    if unknown:
-        raise BadInputError(f"{', '.join('--' + u.replace('_', '-') for u in unknown)} does not apply to "
-                            f"{genome.kind} architectures (they take {', '.join('--' + t.replace('_', '-') for t in takes)})")
+    refuse_foreign(genome.kind, given, takes)
     return trainer(genome, dataset, recipe, out, on_epoch, **given)
 
 
@@ -203,5 +212,6 @@ def _train_language_cell(topology: Topology, dataset: str, recipe: Recipe, out: 
     return train_final_language(topology, task, seed=recipe.seed, out=out, on_epoch=on_epoch)
 
 
-register_final_trainer("cnn", _train_cell, ("cells_per_stage", "width_mult", "act"))
-register_final_trainer("rnn", _train_language_cell, ("hidden", "vocab"))
+register_final_trainer("cnn", _train_cell, tuple(o for o in CELL_OPTIONS if o.name != "macro"))
+register_final_trainer("rnn", _train_language_cell, (
+    HIDDEN_OPTION, KindOption("vocab", int, 10000, "rnn cells: vocabulary cap, <unk> and <eos> included")))
