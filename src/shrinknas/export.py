@@ -419,3 +419,50 @@ def _require(module: str) -> Any:
     except ImportError:
         raise BadInputError(f"{module} is not installed; {_EXPORT_EXTRA}") from None
 
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What ``export_found`` wrote: the file, where its weights came from, and how far it computes from PyTorch."""
+
+    path: Path
+    weights: str  # "trained" (from a ``train --out`` directory) or "fresh"
+    max_abs_difference: float
+
+
+def export_found(source: Path | str, format: str, path: Path | str, facts: dict[str, Any] | None = None,
+                 seed: int = 0, **options: Any) -> Exported:
+    """Export what ``source`` holds: a ``train --out`` directory with its trained weights, or a run directory or
+    architecture file with fresh weights (seeded) for ``facts`` (default: the run's data); checked after writing.
+
+    >>> export_found("runs/final", "onnx", "model.onnx").weights  # doctest: +SKIP
+    'trained'
+    """
+    from .methods.results import load_run
+    from .nets.deploy import build
+
+    source = Path(source)
+    if (source / "result.json").is_file() and (source / "weights.pt").is_file():
+        model, card = load_trained(source)
+    else:
+        from .genome import load_genome
+
+        run = load_run(source) if source.is_dir() else None
+        genome, facts = (run.genome, facts or run.facts) if run is not None else (load_genome(source), facts)
+        model, spec, shape = build(genome, facts, seed, **options)
+        known = _with_normalisation(facts)
+        card = ModelCard(spec, shape, int(spec.arguments.get("n_classes", spec.arguments.get("vocab_size", 0))),
+                         tuple(known.get("class_names", ())), tuple(known.get("mean", ())), tuple(known.get("std", ())),
+                         "fresh", known.get("dataset"))
+    export(model, card, format, path)
+    difference = export_difference(path, model) if format != "state-dict" else 0.0
+    return Exported(Path(path), card.weights, difference)
+
+
+def _with_normalisation(facts: dict[str, Any] | None) -> dict[str, Any]:
+    """Image data facts with the mean and std a training on that dataset normalises with."""
+    if not facts or "dataset" not in facts or len(facts.get("input_shape", ())) != 3:
+        return dict(facts or {})
+    from .train.final import image_facts
+
+    return {**facts, **image_facts(facts["dataset"])}

@@ -27,34 +27,17 @@ def export(
 ) -> None:
     """Write the network with what it needs to be used on raw inputs (input shape, normalisation, class names) in
     its metadata and in a JSON beside it; checks the file against PyTorch's output before saying it is done."""
-    from ..export import ModelCard, export_difference, load_trained
-    from ..export import export as write
-    from ..nets.deploy import build
+    from ..export import export_found
 
-    if (arch / "result.json").is_file() and (arch / "weights.pt").is_file():
-        model, card = load_trained(arch)
-        origin = f"trained weights from {arch / 'weights.pt'}"
-    else:
-        target = resolve(arch, dataset, input_shape, classes)
-        model, spec, shape = build(target.genome, target.facts, seed, **kind_options)
-        facts = normalised_facts(target.facts)
-        card = ModelCard(spec, shape, int(spec.arguments.get("n_classes", spec.arguments.get("vocab_size", 0))),
-                         tuple(facts.get("class_names", ())), tuple(facts.get("mean", ())),
-                         tuple(facts.get("std", ())), "fresh", facts.get("dataset"))
-        origin = f"freshly initialised weights (seed {seed}); train it with --out DIR and export DIR for trained ones"
-    write(model, card, format, output)
-    difference = export_difference(output, model) if format != "state-dict" else 0.0
+    facts = None
+    if dataset is not None or input_shape is not None:
+        target = resolve(arch, dataset, input_shape, classes) if not (arch / "result.json").is_file() else None
+        facts = target.facts if target is not None else None
+    done = export_found(arch, format, output, facts, seed, **kind_options)
+    origin = (f"trained weights from {arch / 'weights.pt'}" if done.weights == "trained" else
+              f"freshly initialised weights (seed {seed}); train it with --out DIR and export DIR for trained ones")
     console.print(f"exported {format} to {output} with {origin}; model card {output}.json; max abs difference "
-                  f"to PyTorch {difference:.2e}", markup=False)
-
-
-def normalised_facts(facts: dict | None) -> dict:
-    """The data facts with the normalisation a training on that dataset uses (mean and std of its images)."""
-    if not facts or "dataset" not in facts or len(facts.get("input_shape", ())) != 3:
-        return dict(facts or {})
-    from ..train.final import image_facts
-
-    return {**facts, **image_facts(facts["dataset"])}
+                  f"to PyTorch {done.max_abs_difference:.2e}", markup=False)
 
 
 def _register() -> None:

@@ -35,7 +35,7 @@ def runs_ls(directory: Path = typer.Argument(Path("runs"), help="a run directory
     from ..run.store import RunStore, find_runs
 
     table = Table(title=f"runs in {directory}", box=box.SIMPLE_HEAD)
-    for col in ("run", "method", "state", "progress", "trainings", "score", "time", "updated"):
+    for col in ("run", "method", "state", "progress", "trainings", "final score", "time", "updated"):
         table.add_column(col, justify="left" if col in ("run", "method", "state") else "right")
     unreadable = []
     for path in find_runs(directory):
@@ -47,7 +47,7 @@ def runs_ls(directory: Path = typer.Argument(Path("runs"), help="a run directory
             table.add_row(_run_name(path, directory), "?", "damaged", *["-"] * 5)
             continue
         trials = f"{p.trials} ({p.failed} failed)" if p.failed else str(p.trials)
-        score = "-" if status.score is None else f"{status.score_name} {fmt_float(status.score)}"
+        score = "-" if status.score is None else f"{fmt_float(status.score)} ({status.score_name})"
         table.add_row(_run_name(path, directory), p.method, p.state, status.progress, trials, score,
                       fmt_seconds(p.trial_seconds), fmt_when(p.updated, short=True))
     if not table.rows:
