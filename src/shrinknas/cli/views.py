@@ -19,9 +19,11 @@ def print_table(view: TableView) -> None:
 
 
 def print_view(view: View) -> None:
+    for line in view.lines:
+        console.print(line, markup=False, highlight=False)
     for table in view.tables:
         print_table(table)
-    for line in view.lines:
+    for line in view.footer:
         console.print(line, markup=False, highlight=False)
     for warning in view.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)

@@ -19,6 +19,7 @@ class TableView:
 class View:
     """What a method says of a run or its result, as text: lines, tables and warnings."""
 
-    lines: tuple[str, ...] = ()
+    lines: tuple[str, ...] = ()  # before the tables
     tables: tuple[TableView, ...] = ()
     warnings: tuple[str, ...] = ()
+    footer: tuple[str, ...] = ()  # after the tables

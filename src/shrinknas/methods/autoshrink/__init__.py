@@ -146,7 +146,7 @@ def result_view(summary: Mapping[str, Any]) -> View:
     lines = (f"final cell: {Topology.from_dict(best['genome'])}", counts)
     warnings = tuple(summary.get("warnings", ())) + (
         (f"stopped early: {summary['stopped_early']}",) if summary.get("stopped_early") else ())
-    return View(lines, tuple(tables), warnings)
+    return View(tables=tuple(tables), warnings=warnings, footer=lines)
 
 
 METHOD = register_method(Method(
