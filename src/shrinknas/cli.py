@@ -124,7 +124,8 @@ STEP_ROUNDS = {"candidates": "candidates", "screen": "candidates, screening", "f
 def search_autoshrink(
     task: Optional[str] = typer.Option(None, help="cnn (image classification) | rnn (language modelling)"),
     dataset: Optional[str] = typer.Option(
-        None, help="cnn: digits | fashion-mnist | cifar10:DIR | cifar100:DIR; rnn: fortunes | ptb:DIR | text:DIR"
+        None, help="cnn: digits | fashion-mnist | fashion-mnist-mini | cifar10:DIR | cifar100:DIR | folder:DIR[@HxW] | "
+        "npz:FILE; rnn: fortunes | ptb:DIR | text:DIR"
     ),
     nodes: Optional[int] = typer.Option(None, help="nodes of the initial complete DAG (paper: cnn 8, rnn 6)"),
     candidates: Optional[int] = typer.Option(None, help="K candidates sampled per shrink step (paper: 10)"),
@@ -132,7 +133,8 @@ def search_autoshrink(
     resource: Optional[str] = typer.Option(None, help="macs | params"),
     epochs: Optional[int] = typer.Option(None, help="max epochs per candidate (authors: cnn 20, rnn 10)"),
     proxy_size: Optional[int] = typer.Option(
-        None, help="cnn: class-balanced proxy training images (paper: 5000); rnn: first training lines (4000)"
+        None, help="cnn: class-balanced proxy training images (default: the paper's 5000 where the dataset holds "
+        "5000 + 1000 balanced, else the largest balanced proxy it holds at 5:1); rnn: first training lines (4000)"
     ),
     proxy_val: Optional[int] = typer.Option(
         None, help="cnn: proxy validation images (default: proxy-size / 5); rnn: first validation lines (300)"
@@ -253,6 +255,7 @@ def search_autoshrink(
             tree["search"].setdefault("scratch_if_drop", FAST_SCRATCH_IF_DROP)
         if "seed" in tree["search"]:
             tree.setdefault("task", {}).setdefault("data_seed", tree["search"]["seed"])
+        _fit_unset_proxy(tree["task"])
     cfg: AutoShrinkConfig = validated(AutoShrinkConfig, tree, "settings")
     _set_threads(threads)
     if cfg.task.task == "cnn":
@@ -306,6 +309,19 @@ def search_autoshrink(
             if progress.live.is_started:
                 progress.stop()
     _print_summary(summary, out)
+
+
+def _fit_unset_proxy(task: dict) -> None:
+    """An unset proxy size is the dataset's fitting one (the paper's where it holds it); a given one is kept, and
+    stays an error where it does not fit."""
+    from .config import ImageTask
+    from .data.images import fitting_proxy
+
+    dataset = task.get("dataset", ImageTask.model_fields["dataset"].default)
+    if isinstance(dataset, str) and not {"proxy_train", "proxy_val"} <= task.keys():
+        n_train, n_val = fitting_proxy(dataset)
+        task.setdefault("proxy_train", n_train)
+        task.setdefault("proxy_val", n_val)
 
 
 def _rnn_search_defaults(search: dict) -> None:
