@@ -1,8 +1,9 @@
 """A user's own images in class folders, decoded with Pillow: ``DIR/<class>/<image>``.
 
 Layout: every sub-folder of DIR is a class (sorted names give the class ids) holding its images directly.
-Where DIR holds ``train/`` and ``test/``, each is such a folder of class folders and gives that part; else
-a seeded, stratified fifth of every class is held out as the test part. Files whose suffix Pillow does not
+Where DIR holds ``train/`` and ``test/``, each is such a folder of class folders and gives that part (other
+sub-folders, a ``val/`` say, are then not read; the search holds its validation images back from train/);
+else a seeded, stratified fifth of every class is held out as the test part. Files whose suffix Pillow does not
 know are skipped (a README, a thumbnail cache); a file with an image suffix that does not decode is an error,
 since silently dropping it would change the dataset.
 
