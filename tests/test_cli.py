@@ -57,6 +57,33 @@ def test_search_writes_a_run_directory_that_reproduces_the_printout(tmp_path, cl
     assert summary["machine"] == hardware.describe()  # where it ran: another CPU kind rounds differently
 
 
+def test_the_readme_first_command_runs_with_a_proxy_fitted_to_digits(tmp_path, cli):
+    out_dir = tmp_path / "x"
+    code, out, err = cli("search", "autoshrink", "--dataset", "digits", "--nodes", 4, "--candidates", 2,
+                         "--epochs", 2, "--out", out_dir)
+    assert code == 0, err
+    task = yaml.safe_load((out_dir / "config.yaml").read_text())["task"]
+    assert (task["proxy_train"], task["proxy_val"]) == (1150, 230)  # the largest 5:1 proxy digits holds
+    said = out.replace("\n", " ")
+    assert said.count("the largest class-balanced one it holds, 1150 train + 230 val") == 1 and "final cell" in said
+
+
+def test_an_explicit_proxy_that_does_not_fit_stays_an_error(tmp_path, cli):
+    code, _, err = cli("search", "autoshrink", "--dataset", "digits", "--proxy-size", 5000, "--out", tmp_path / "r")
+    assert code == 2 and err.count("\n") == 1 and "lower the proxy size" in err
+
+
+def test_a_tiny_search_on_the_embedded_fashion_mnist_subset_runs(tmp_path, cli):
+    out_dir = tmp_path / "mini"
+    code, _, err = cli("search", "autoshrink", "--dataset", "fashion-mnist-mini", "--nodes", 3, "--candidates", 1,
+                       "--epochs", 1, "--proxy-size", 100, "--confirm-top", 1, "--confirm-seeds", 1, "--workers", 1,
+                       "--out", out_dir, "--quiet")
+    assert code == 0, err
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary["steps"] == 3 and summary["best"]["macs"] > 0
+    assert yaml.safe_load((out_dir / "config.yaml").read_text())["task"]["dataset"] == "fashion-mnist-mini"
+
+
 def test_paper_protocol_keeps_the_papers_pick(tmp_path, cli):
     out_dir = tmp_path / "paper"
     code, _, err = cli("search", "autoshrink", "--dataset", "digits", "--nodes", 3, "--candidates", 1, "--epochs", 1,

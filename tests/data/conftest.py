@@ -88,3 +88,40 @@ def cifar10_dir(tmp_path: Path, write_cifar_records) -> Callable[..., tuple[Path
         return root, {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y}
 
     return make
+
+
+def _write_image(path: Path, pixels: np.ndarray) -> Path:
+    """An image file of ``pixels`` (H, W grey or H, W, 3 colour); the suffix picks the format (.png, .jpg)."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.fixture
+def write_image() -> Callable[[Path, np.ndarray], Path]:
+    return _write_image
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Callable[..., Path]:
+    """A factory of class folders: ``per_class`` PNG images of each class, each class one flat brightness.
+
+    Class c's images have value 40 + 60 c (or that colour in the red channel), so a loaded image says its class.
+    """
+
+    def make(root: Path = tmp_path / "images", classes: tuple[str, ...] = ("cat", "dog", "emu"), per_class: int = 5,
+             size: tuple[int, int] = (6, 8), colour: bool = False, suffix: str = ".png") -> Path:
+        for c, name in enumerate(classes):
+            for i in range(per_class):
+                shape = (*size, 3) if colour else size
+                pixels = np.zeros(shape, dtype=np.uint8)
+                if colour:
+                    pixels[..., 0] = 40 + 60 * c
+                else:
+                    pixels[...] = 40 + 60 * c
+                _write_image(root / name / f"{i:03d}{suffix}", pixels)
+        return root
+
+    return make

@@ -111,3 +111,15 @@ def test_python_version_is_refused_without_unpickling(tmp_path, nested):
 def test_cifar_without_a_directory_is_bad_input():
     with pytest.raises(BadInputError, match="cifar10:DIR"):
         load_image_dataset("cifar10")
+
+
+def test_class_names_come_from_the_archives_text_file(cifar10_dir):
+    directory, _ = cifar10_dir()
+    assert load_image_dataset(f"cifar10:{directory}").class_names == tuple(map(str, range(10)))
+    load_image_dataset.cache_clear()
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    (directory / "batches.meta.txt").write_text("\n".join(names) + "\n\n")  # the archive's file ends in blank lines
+    assert load_image_dataset(f"cifar10:{directory}").class_names == tuple(names)
+    load_image_dataset.cache_clear()
+    (directory / "batches.meta.txt").write_text("airplane\nautomobile\n")
+    assert load_image_dataset(f"cifar10:{directory}").class_names == tuple(map(str, range(10)))

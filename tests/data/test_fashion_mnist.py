@@ -3,6 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from shrinknas.data.fashion_mnist import CLASS_NAMES, MINI_TEST_PER_CLASS, MINI_TRAIN_PER_CLASS, write_subset
 from shrinknas.data.images import load_image_dataset
 from shrinknas.errors import DatasetMissingError
 
@@ -80,3 +81,30 @@ def test_real_debian_fashion_mnist():
     np.testing.assert_array_equal(np.bincount(data.train_y), np.full(10, 6000))
     np.testing.assert_array_equal(np.bincount(data.test_y), np.full(10, 1000))
     assert load_image_dataset("fashion-mnist") is data
+
+
+def test_the_shipped_subset_is_class_balanced_and_named():
+    data = load_image_dataset("fashion-mnist-mini")
+    assert data.train_x.shape == (6000, 1, 28, 28) and data.test_x.shape == (2000, 1, 28, 28)
+    assert np.bincount(data.train_y).tolist() == [MINI_TRAIN_PER_CLASS] * 10
+    assert np.bincount(data.test_y).tolist() == [MINI_TEST_PER_CLASS] * 10
+    assert data.class_names == CLASS_NAMES
+
+
+def test_write_subset_keeps_the_first_images_of_every_class(fashion_dir, tmp_path):
+    directory, arrays = fashion_dir()
+    write_subset(load_image_dataset(f"fashion-mnist:{directory}"), tmp_path / "mini", 1, 1)
+    mini = load_image_dataset(f"fashion-mnist:{tmp_path / 'mini'}")
+    assert mini.train_y.tolist() == list(range(10))  # the fixture's labels run 0..9 twice: the first run is kept
+    np.testing.assert_array_equal(mini.train_x[:, 0], arrays["train-images-idx3-ubyte"][:10])
+    test_labels = arrays["t10k-labels-idx1-ubyte"]
+    first = sorted(int(np.flatnonzero(test_labels == c)[0]) for c in np.unique(test_labels))
+    np.testing.assert_array_equal(mini.test_x[:, 0], arrays["t10k-images-idx3-ubyte"][first])
+
+
+@pytest.mark.skipif(not DEBIAN_DIR.is_dir(), reason="Debian package dataset-fashion-mnist is not installed")
+def test_the_shipped_subset_is_cut_from_fashion_mnist_as_its_readme_says(tmp_path):
+    write_subset(load_image_dataset("fashion-mnist"), tmp_path)
+    cut, shipped = load_image_dataset(f"fashion-mnist:{tmp_path}"), load_image_dataset("fashion-mnist-mini")
+    for part in ("train_x", "train_y", "test_x", "test_y"):
+        np.testing.assert_array_equal(getattr(cut, part), getattr(shipped, part))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from shrinknas.data.idx import read_idx
+from shrinknas.data.idx import write_idx as write_idx_file
 from shrinknas.errors import DatasetMissingError
 
 
@@ -81,3 +82,15 @@ def test_gzip_of_a_non_idx_file_is_reported(tmp_path):
 def test_missing_file_is_reported(tmp_path):
     with pytest.raises(DatasetMissingError, match="does not exist"):
         read_idx(tmp_path / "nothing-idx1-ubyte")
+
+
+@pytest.mark.parametrize("name", ["a.idx", "a.idx.gz"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32])
+def test_written_files_read_back_and_repeat_byte_for_byte(tmp_path, name, dtype):
+    array = (np.arange(24) - 3).reshape(2, 3, 4).astype(dtype) if dtype != np.uint8 else np.arange(24, dtype=dtype)
+    path = write_idx_file(tmp_path / name, array)
+    back = read_idx(path)
+    assert back.dtype == array.dtype and back.shape == array.shape
+    np.testing.assert_array_equal(back, array)
+    first = path.read_bytes()
+    assert write_idx_file(tmp_path / name, array).read_bytes() == first  # gzip carries no timestamp

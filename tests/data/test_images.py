@@ -1,9 +1,13 @@
+
 import numpy as np
 import pytest
 import torch
 
 from shrinknas.config import ImageTask, ImageTraining
-from shrinknas.data.images import TensorSplits, balanced_split, full_data, load_image_dataset, proxy_data
+from shrinknas.data.images import (
+    TensorSplits, balanced_split, fitting_proxy, full_data, load_image_dataset, proxy_data,
+)
+from shrinknas.data.splits import PAPER_PROXY
 from shrinknas.errors import BadInputError
 
 
@@ -82,3 +86,24 @@ def test_proxy_data_on_a_cifar_directory(cifar10_dir):
     data = proxy_data(ImageTask(dataset=f"cifar10:{directory}", proxy_train=30, proxy_val=20))
     assert data.train_x.shape == (30, 3, 32, 32) and data.val_x.shape == (20, 3, 32, 32)
     assert torch.bincount(data.val_y).tolist() == [2] * 10
+
+
+def test_the_default_proxy_is_the_papers_where_it_fits_and_the_largest_fitting_one_else():
+    assert fitting_proxy("digits") == (1150, 230)  # digits' class 8 has 140 training images
+    assert fitting_proxy("fashion-mnist-mini") == PAPER_PROXY
+    data = proxy_data(ImageTask(dataset="digits", proxy_train=1150, proxy_val=230))
+    assert len(data.train_y) == 1150 and len(data.val_y) == 230
+
+
+def test_every_dataset_names_its_classes(fashion_dir, image_folder):
+    assert load_image_dataset("digits").class_names == tuple("0123456789")
+    directory, _ = fashion_dir()
+    fashion = load_image_dataset(f"fashion-mnist:{directory}").class_names
+    assert len(fashion) == 10 and fashion[0] == "T-shirt/top" and fashion[9] == "Ankle boot"
+    assert load_image_dataset("fashion-mnist-mini").class_names == fashion
+    folder = f"folder:{image_folder(per_class=10)}"
+    assert load_image_dataset(folder).class_names == ("cat", "dog", "emu")
+    # the tensors a trainer and an exported model get carry them too
+    proxy = proxy_data(ImageTask(dataset=folder, proxy_train=12, proxy_val=12))
+    assert proxy.class_names == full_data(folder).class_names == ("cat", "dog", "emu")
+    assert proxy_data(_digits_task()).class_names == tuple("0123456789")

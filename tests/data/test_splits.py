@@ -2,6 +2,11 @@ import numpy as np
 import pytest
 
 from shrinknas.data.splits import balanced_split, per_class_counts, two_way_split
+
+
+from shrinknas.data.splits import (
+    PAPER_PROXY, balanced_split, held_out_split, largest_balanced_proxy, per_class_counts,
+)
 from shrinknas.errors import BadInputError
 
 
@@ -84,3 +89,33 @@ def test_a_two_way_split_covers_every_image_once_in_ratio_per_class(ratio):
 def test_a_two_way_split_that_leaves_a_part_empty_is_refused():
     with pytest.raises(BadInputError, match="leaves one part empty"):
         two_way_split(np.array([0, 1]), (4, 1), seed=0)
+
+
+def test_largest_balanced_proxy_keeps_a_split_that_fits():
+    assert largest_balanced_proxy(_labels(per_class=(600,) * 10)) == PAPER_PROXY
+    assert largest_balanced_proxy(_labels(per_class=(7, 9)), 10, 4) == (10, 4)
+
+
+def test_largest_balanced_proxy_shrinks_to_the_smallest_class_at_the_same_ratio():
+    labels = _labels(per_class=(1000,) * 9 + (140,))  # like digits' class 8
+    n_train, n_val = largest_balanced_proxy(labels)
+    assert (n_train, n_val) == (1150, 230) and n_train == 5 * n_val
+    train, val = balanced_split(labels, n_train, n_val, seed=0)  # it fits
+    assert np.bincount(labels[train]).tolist() == [115] * 10 and np.bincount(labels[val]).tolist() == [23] * 10
+    with pytest.raises(BadInputError):  # the next 5:1 size does not
+        balanced_split(labels, n_train + 50, n_val + 10, seed=0)
+
+
+def test_largest_balanced_proxy_refuses_classes_too_small_for_ten_validation_images():
+    assert largest_balanced_proxy(_labels(per_class=(30, 40))) == (50, 10)
+    with pytest.raises(BadInputError, match="only 29 images of class 1.*10 validation images \\(30 per class\\)"):
+        largest_balanced_proxy(_labels(per_class=(30, 29)))
+
+
+def test_held_out_split_takes_a_seeded_fifth_of_every_class():
+    labels = _labels(per_class=(10, 25, 4))
+    train, test = held_out_split(labels)
+    assert np.bincount(labels[test], minlength=3).tolist() == [2, 5, 0]
+    assert np.array_equal(np.union1d(train, test), np.arange(len(labels))) and not np.intersect1d(train, test).size
+    again, other = held_out_split(labels), held_out_split(labels, seed=1)
+    assert np.array_equal(again[1], test) and not np.array_equal(other[1], test)

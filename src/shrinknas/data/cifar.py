@@ -6,13 +6,16 @@ versions of these datasets are pickles and are refused, because unpickling a dow
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DatasetMissingError
-from .dataset import ImageDataset, checked_labels
+from .dataset import ImageDataset, checked_labels, numbered_classes
+
+log = logging.getLogger(__name__)
 
 _IMAGE_SHAPE = (3, 32, 32)
 _IMAGE_BYTES = 3 * 32 * 32
@@ -31,6 +34,7 @@ class CifarLayout:
     label_index: int  # which of them is the label used
     n_classes: int
     python_markers: tuple[str, ...]  # names that only the (unsupported) python version has
+    names_file: str  # the binary version's text file of class names, one a line
 
     @property
     def record_bytes(self) -> int:
@@ -47,6 +51,7 @@ CIFAR10 = CifarLayout(
     label_index=0,
     n_classes=10,
     python_markers=("cifar-10-batches-py", "batches.meta"),
+    names_file="batches.meta.txt",
 )
 
 CIFAR100 = CifarLayout(
@@ -59,6 +64,7 @@ CIFAR100 = CifarLayout(
     label_index=1,  # the fine label (100 classes); byte 0 is the coarse one (20 superclasses)
     n_classes=100,
     python_markers=("cifar-100-python", "meta"),
+    names_file="fine_label_names.txt",
 )
 
 
@@ -67,7 +73,21 @@ def load_cifar(directory: Path, layout: CifarLayout, name: str) -> ImageDataset:
     root = _locate(Path(directory), layout)
     train_x, train_y = _read_files(root, layout.train_files, layout)
     test_x, test_y = _read_files(root, layout.test_files, layout)
-    return ImageDataset(name, train_x, train_y, test_x, test_y, layout.n_classes)
+    return ImageDataset(name, train_x, train_y, test_x, test_y, layout.n_classes, _class_names(root, layout))
+
+
+def _class_names(root: Path, layout: CifarLayout) -> tuple[str, ...]:
+    """The names in the archive's text file; class ids where it is absent or does not name every class (names
+    only label outputs, so a damaged file is no reason to refuse the images)."""
+    path = root / layout.names_file
+    try:
+        names = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
+    except (OSError, UnicodeDecodeError):
+        return numbered_classes(layout.n_classes)
+    if len(names) != layout.n_classes:
+        log.warning("%s names %d classes, not %d: classes are numbered instead", path, len(names), layout.n_classes)
+        return numbered_classes(layout.n_classes)
+    return names
 
 
 def _locate(directory: Path, layout: CifarLayout) -> Path:

@@ -30,6 +30,7 @@ def load_digits(name: str = "digits") -> ImageDataset:
         np.ascontiguousarray(images[is_test]),
         labels[is_test],
         len(bunch.target_names),
+        tuple(str(t) for t in bunch.target_names),
     )
 
 

@@ -1,4 +1,4 @@
-"""Reader for the IDX format of MNIST and Fashion-MNIST, plain or gzip-compressed.
+"""Reader and writer of the IDX format of MNIST and Fashion-MNIST, plain or gzip-compressed.
 
 Every way a file can be wrong (bad gzip, bad magic, truncated or overlong data) becomes one
 DatasetMissingError line naming the file, because a half-downloaded dataset is a common user problem.
@@ -43,6 +43,20 @@ def read_idx(path: Path) -> np.ndarray:
         raise DatasetMissingError(f"{path} is {state} ({len(data)} bytes, expected {expected}); {_REFETCH}")
     array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
     return array.astype(dtype.newbyteorder("="))
+
+
+def write_idx(path: Path, array: np.ndarray) -> Path:
+    """Write ``array`` as an IDX file (gzip-compressed when the name ends in ``.gz``, with no timestamp, so the
+    same array always gives the same bytes)."""
+    path = Path(path)
+    codes = {dtype.newbyteorder("="): code for code, dtype in _IDX_TYPES.items()}
+    dtype = array.dtype.newbyteorder("=")
+    if dtype not in codes:
+        raise ValueError(f"IDX has no type for {array.dtype}")
+    header = bytes([0, 0, codes[dtype], array.ndim]) + np.array(array.shape, dtype=">u4").tobytes()
+    data = header + np.ascontiguousarray(array, dtype=_IDX_TYPES[codes[dtype]]).tobytes()
+    path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
+    return path
 
 
 def _read_bytes(path: Path) -> bytes:

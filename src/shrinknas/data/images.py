@@ -7,6 +7,7 @@ Cached arrays and tensors are shared: callers must not modify them in place.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,8 +21,10 @@ from ..errors import BadInputError
 from .cifar import CIFAR10, CIFAR100, load_cifar
 from .dataset import ImageDataset
 from .digits import load_digits
-from .fashion_mnist import DEBIAN_DIR, load_fashion_mnist
-from .splits import balanced_split
+from .fashion_mnist import DEBIAN_DIR, MINI_DIR, load_fashion_mnist
+from .folder import load_image_folder
+from .npz import load_npz
+from .splits import PAPER_PROXY, balanced_split, largest_balanced_proxy
 
 if TYPE_CHECKING:
     from ..config import ImageTask
@@ -32,6 +35,7 @@ __all__ = [
     "DATASET_NAMES",
     "load_image_dataset",
     "balanced_split",
+    "fitting_proxy",
     "proxy_data",
     "full_data",
 ]
@@ -43,8 +47,8 @@ log = logging.getLogger(__name__)
 class TensorSplits:
     """Training and validation tensors, float32 NCHW, normalised with the training part's channel statistics.
 
-    ``mean`` and ``std`` are those statistics on the 0..255 pixel scale, kept so a trained model can be
-    fed new images the same way.
+    ``mean`` and ``std`` are those statistics on the stored pixel scale (0..255 for image files), kept so a
+    trained model can be fed new images the same way; ``class_names`` name its outputs.
     """
 
     train_x: torch.Tensor
@@ -54,6 +58,7 @@ class TensorSplits:
     n_classes: int
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
+    class_names: tuple[str, ...] = ()
 
     @property
     def in_channels(self) -> int:
@@ -66,8 +71,10 @@ class TensorSplits:
         return int(c), int(h), int(w)
 
 
-DATASET_NAMES = ("digits", "fashion-mnist", "fashion-mnist:DIR", "cifar10:DIR", "cifar100:DIR")
+DATASET_NAMES = ("digits", "fashion-mnist", "fashion-mnist-mini", "fashion-mnist:DIR", "cifar10:DIR",
+                 "cifar100:DIR", "folder:DIR[@HxW]", "npz:FILE")
 _CIFAR_LAYOUTS = {"cifar10": CIFAR10, "cifar100": CIFAR100}
+_SIZE = re.compile(r"(\d+)(?:x(\d+))?")
 
 
 @lru_cache(maxsize=4)
@@ -83,16 +90,58 @@ def load_image_dataset(name: str) -> ImageDataset:
 
 
 def _load(name: str) -> ImageDataset:
-    kind, _, directory = name.partition(":")
+    kind, _, where = name.partition(":")
     if name == "digits":
         return load_digits(name)
+    if name == "fashion-mnist-mini":
+        return load_fashion_mnist(MINI_DIR, name)
     if kind == "fashion-mnist":
-        return load_fashion_mnist(Path(directory).expanduser() if directory else DEBIAN_DIR, name)
+        return load_fashion_mnist(Path(where).expanduser() if where else DEBIAN_DIR, name)
+    if kind in (*_CIFAR_LAYOUTS, "folder", "npz") and not where:
+        what = "FILE (an .npz archive)" if kind == "npz" else "DIR" + ("[@HxW]" if kind == "folder" else "")
+        raise BadInputError(f"dataset {kind} needs its location: use {kind}:{what}")
     if kind in _CIFAR_LAYOUTS:
-        if not directory:
-            raise BadInputError(f"dataset {kind} needs the directory of its binary files: use {kind}:DIR")
-        return load_cifar(Path(directory).expanduser(), _CIFAR_LAYOUTS[kind], name)
+        return load_cifar(Path(where).expanduser(), _CIFAR_LAYOUTS[kind], name)
+    if kind == "folder":
+        directory, size = folder_location(where)
+        return load_image_folder(directory, size, name)
+    if kind == "npz":
+        return load_npz(Path(where).expanduser(), name)
     raise BadInputError(f"unknown image dataset {name!r}; valid names: {', '.join(DATASET_NAMES)}")
+
+
+def folder_location(where: str) -> tuple[Path, tuple[int, int] | None]:
+    """``DIR`` or ``DIR@HxW`` / ``DIR@S`` (height x width, or a square side) of a ``folder:`` dataset.
+
+    The size is part of the name, not a setting of its own, so one string names the data a trial saw: trial
+    keys, the process cache and a run directory's record all carry it unchanged.
+    """
+    directory, at, size = where.rpartition("@")
+    match = _SIZE.fullmatch(size) if at else None
+    if match is None:
+        if at and not Path(where).expanduser().exists():
+            raise BadInputError(
+                f"folder:{where}: {size!r} after @ is not a size (give HxW, e.g. @32x32) and no folder {where} exists"
+            )
+        return Path(where).expanduser(), None
+    height = int(match[1])
+    width = int(match[2] or height)
+    if not (height and width):
+        raise BadInputError(f"folder:{where}: an image size must be at least 1x1")
+    return Path(directory).expanduser(), (height, width)
+
+
+@lru_cache(maxsize=16)
+def fitting_proxy(name: str) -> tuple[int, int]:
+    """The default proxy of a dataset: the paper's 5,000 train + 1,000 val images where its training set holds
+    them class-balanced, else the largest class-balanced proxy it holds at the same 5:1 ratio.
+
+    An explicit size that does not fit stays an error (``proxy_data``): only an unset size is fitted.
+    """
+    try:
+        return largest_balanced_proxy(load_image_dataset(name).train_y, *PAPER_PROXY)
+    except BadInputError as exc:
+        raise BadInputError(f"{name}: {exc}") from None
 
 
 def proxy_data(task: "ImageTask") -> TensorSplits:
@@ -110,7 +159,7 @@ def _proxy_data(name: str, n_train: int, n_val: int, seed: int) -> TensorSplits:
     return _normalised(
         dataset.train_x[train_idx], dataset.train_y[train_idx],
         dataset.train_x[val_idx], dataset.train_y[val_idx],
-        dataset.n_classes,
+        dataset.n_classes, dataset.class_names,
     )
 
 
@@ -118,11 +167,14 @@ def _proxy_data(name: str, n_train: int, n_val: int, seed: int) -> TensorSplits:
 def full_data(name: str) -> TensorSplits:
     """The whole training set as train and the test set as val, for final training."""
     dataset = load_image_dataset(name)
-    return _normalised(dataset.train_x, dataset.train_y, dataset.test_x, dataset.test_y, dataset.n_classes)
+    return _normalised(
+        dataset.train_x, dataset.train_y, dataset.test_x, dataset.test_y, dataset.n_classes, dataset.class_names
+    )
 
 
 def _normalised(
-    train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, n_classes: int
+    train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, n_classes: int,
+    class_names: tuple[str, ...],
 ) -> TensorSplits:
     """Tensors scaled by the train part's per-channel mean and std (a constant channel keeps std 1)."""
     train = torch.from_numpy(train_x.astype(np.float32))
@@ -140,4 +192,5 @@ def _normalised(
         n_classes,
         tuple(float(m) for m in mean),
         tuple(float(s) for s in std),
+        class_names,
     )

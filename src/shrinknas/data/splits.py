@@ -1,4 +1,5 @@
-"""Class-balanced proxy splits, drawn from the training images only.
+"""Class-balanced proxy splits, drawn from the training images only, and the held-out test part of a dataset
+that brings none.
 
 The AutoShrink authors validated proxy candidates on test images; this project holds validation images
 back from the training set instead, so the test set stays unseen until the final evaluation.
@@ -6,9 +7,20 @@ back from the training set instead, so the test set stays unseen until the final
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import BadInputError
+
+#: The paper's proxy: 5,000 training and 1,000 validation images, class-balanced.
+PAPER_PROXY = (5000, 1000)
+#: The smallest proxy part a search accepts (the settings' lower bound).
+MIN_PROXY_PART = 10
+#: A dataset without a test part holds back this share of every class as its test part.
+HELD_OUT_EVERY = 5
+#: The seed of that split: fixed, so a dataset's test part never changes with a search's seed.
+HELD_OUT_SEED = 0
 
 
 def per_class_counts(total: int, n_classes: int) -> np.ndarray:
@@ -55,11 +67,8 @@ def two_way_split(labels: np.ndarray, ratio: tuple[int, int], seed: int) -> tupl
     give the same split.
     """
     x, y = ratio
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
     first, second = [], []
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
+    for members in _shuffled_by_class(labels, seed):
         cut = int(round(len(members) * x / (x + y)))
         first.append(members[:cut])
         second.append(members[cut:])
@@ -68,3 +77,49 @@ def two_way_split(labels: np.ndarray, ratio: tuple[int, int], seed: int) -> tupl
         raise BadInputError(f"a {x}:{y} split of {len(labels)} images leaves one part empty; use more images or a "
                             "more even ratio")
     return first_idx, second_idx
+
+
+def largest_balanced_proxy(
+    labels: np.ndarray, n_train: int = PAPER_PROXY[0], n_val: int = PAPER_PROXY[1]
+) -> tuple[int, int]:
+    """``(n_train, n_val)`` where the labels hold that split class-balanced, else the largest one they hold with
+    equal counts per class at the same train:val ratio (5:1 for the paper's), so a small dataset still runs
+    with the paper's proportions instead of failing."""
+    labels = np.asarray(labels)
+    classes, available = np.unique(labels, return_counts=True)
+    needed = per_class_counts(n_train, len(classes)) + per_class_counts(n_val, len(classes))
+    if np.all(available >= needed):
+        return n_train, n_val
+    common = math.gcd(n_train, n_val)
+    unit_train, unit_val = n_train // common, n_val // common  # 5 and 1 for 5,000 / 1,000
+    smallest = int(available.min())
+    units = smallest // (unit_train + unit_val)  # per class
+    sizes = units * unit_train * len(classes), units * unit_val * len(classes)
+    if min(sizes) < MIN_PROXY_PART:
+        need = math.ceil(MIN_PROXY_PART / (min(unit_train, unit_val) * len(classes))) * (unit_train + unit_val)
+        raise BadInputError(
+            f"the training set has only {smallest} images of class {classes[np.argmin(available)]}, too few for a "
+            f"class-balanced proxy of at least {MIN_PROXY_PART} validation images ({need} per class); add images"
+        )
+    return sizes
+
+
+def held_out_split(
+    labels: np.ndarray, every: int = HELD_OUT_EVERY, seed: int = HELD_OUT_SEED
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, test) indices: ``1 / every`` of each class (rounded down) drawn with ``seed`` as the test part.
+
+    Stratified, so the test part has the training part's class balance; seeded, so file order (often capture
+    order) does not decide it.
+    """
+    test_parts = [members[: len(members) // every] for members in _shuffled_by_class(labels, seed)]
+    test = np.sort(np.concatenate(test_parts)) if test_parts else np.zeros(0, dtype=np.int64)
+    train = np.setdiff1d(np.arange(len(labels)), test)
+    return train, test
+
+
+def _shuffled_by_class(labels: np.ndarray, seed: int) -> list[np.ndarray]:
+    """Each class's indices, in class order, shuffled once by one generator seeded with ``seed``."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    return [rng.permutation(np.flatnonzero(labels == label)) for label in np.unique(labels)]

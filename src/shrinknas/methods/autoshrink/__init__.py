@@ -73,11 +73,22 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def prepare(config: AutoShrinkConfig, emit: EventSink) -> AutoShrinkConfig:
-    """The proxy checked (and, where its size was not given, fitted to the dataset) before the store opens."""
-    if config.task.task == "cnn":
-        from ...data.images import proxy_data
+    """The proxy fitted to the dataset where its size was not given (the paper's 5,000 / 1,000 where the dataset
+    holds them, else the largest class-balanced one it holds), said once, then checked before the store opens."""
+    task = config.task
+    if task.task != "cnn":
+        return config
+    from ...data.images import PAPER_PROXY, fitting_proxy, proxy_data
 
-        proxy_data(config.task)
+    if "proxy_train" not in task.model_fields_set:
+        fitted = fitting_proxy(task.dataset)
+        if fitted != (task.proxy_train, task.proxy_val):
+            emit(Event("note", f"{task.dataset} holds too few images a class for the paper's proxy of "
+                               f"{PAPER_PROXY[0]} + {PAPER_PROXY[1]}: the proxy is the largest class-balanced one it "
+                               f"holds, {fitted[0]} train + {fitted[1]} val images"))
+            config = config.model_copy(update={"task": task.model_copy(
+                update={"proxy_train": fitted[0], "proxy_val": fitted[1]})})
+    proxy_data(config.task)
     return config
 
 
