@@ -100,3 +100,21 @@ def test_a_store_of_an_older_version_is_refused_in_one_line_saying_what_to_do(di
     with pytest.raises(BadInputError, match="older shrinknas .*--force-new") as info:
         RunStore.read(old)
     assert "\n" not in str(info.value)
+
+
+def test_a_relative_dataset_path_is_recorded_absolute(cli, tmp_path, monkeypatch):
+    import numpy as np
+    import yaml
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 40)
+    np.savez(tmp_path / "tiny.npz", x=rng.integers(0, 255, (len(y), 8, 8), dtype=np.uint8), y=y)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli("search", "autoshrink", "--dataset", "npz:tiny.npz", "--nodes", 3, "--candidates", 2,
+                       "--epochs", 1, "--proxy-size", 60, "--confirm-top", 0, "--quiet", "--out", "run")
+    assert code == 0, err
+    recorded = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["task"]["dataset"]
+    assert recorded == f"npz:{tmp_path / 'tiny.npz'}"
+    monkeypatch.chdir(tmp_path.parent)  # a later command elsewhere still finds the data
+    code, out, err = cli("profile", tmp_path / "run", "--json")
+    assert code == 0 and json.loads(out)["input"] == [1, 8, 8], err

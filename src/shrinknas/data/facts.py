@@ -3,6 +3,7 @@ network for the right input without being told again: dataset, input shape, clas
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -22,3 +23,17 @@ def task_facts(task: Any) -> dict[str, Any]:
     names = list(getattr(dataset, "class_names", ()) or (str(i) for i in range(dataset.n_classes)))
     return {"dataset": task.dataset, "input_shape": list(dataset.image_shape), "n_classes": dataset.n_classes,
             "class_names": names}
+
+
+#: Dataset names that carry a path after their colon (``folder:DIR@32x32`` keeps its size suffix).
+PATH_KINDS = ("folder", "npz", "cifar10", "cifar100", "fashion-mnist", "ptb", "text", "fortunes")
+
+
+def absolute_dataset(name: str) -> str:
+    """The dataset name with its path made absolute, so a run directory's settings name the same files whatever
+    directory a later command runs in."""
+    kind, sep, rest = name.partition(":")
+    if not sep or kind not in PATH_KINDS or not rest:
+        return name
+    where, at, size = rest.rpartition("@") if kind == "folder" and "@" in rest else (rest, "", "")
+    return f"{kind}:{Path(where).expanduser().resolve()}{at}{size}"

@@ -42,6 +42,16 @@ def stored_identity(method: Method, config: Any, threads_per_trial: int) -> dict
     return {**method.stored_identity(config), THREADS_KEY: threads_per_trial}
 
 
+def with_absolute_dataset(config: Any) -> Any:
+    """The settings with their dataset's path absolute (``folder:data`` -> ``folder:/home/me/data``)."""
+    from ..data.facts import absolute_dataset
+
+    task = config.task
+    name = absolute_dataset(task.dataset)
+    return config if name == task.dataset else config.model_copy(
+        update={"task": task.model_copy(update={"dataset": name})})
+
+
 def check_device(task: Any) -> None:
     from ..train.common import resolve_device
 
@@ -62,6 +72,7 @@ def run_method(
     from ..data.facts import task_facts
 
     method = get_method(method) if isinstance(method, str) else method
+    config = with_absolute_dataset(config)
     check_device(config.task)
     if method.prepare is not None:
         config = method.prepare(config, on_event)
