@@ -27,7 +27,7 @@ dev: $(VENV)/.installed-dev
 # The embedded Fashion-MNIST subset: on digits the cell barely matters and the empty cell wins.
 demo: venv
 	$(BIN)/shrinknas search autoshrink --dataset fashion-mnist-mini --nodes 5 --candidates 4 --epochs 3 \
-		--finetune-steps 32 --batch-size 32 --proxy-size 1000 --seed 0 --out runs/demo --force-new
+		--finetune-steps 32 --batch-size 32 --proxy-size 1000 --confirm-seeds 2 --seed 0 --out runs/demo --force-new
 	$(BIN)/shrinknas show runs/demo -o runs/demo/cell.png
 	$(BIN)/shrinknas runs plot runs/demo
 

@@ -33,3 +33,17 @@ def test_the_readme_snippet_runs_as_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(snippet, "README.md", "exec"), {})
     assert (tmp_path / "runs").is_dir()
+
+
+def test_the_fast_defaults_never_outweigh_what_fine_tuning_saves():
+    """The confirm stage trains at most K cells from scratch, and a fine-tune takes at most a fifth of the shortest
+    training from scratch; at the paper's settings both are the fast default as measured (3 x 2, 24 steps)."""
+    paper_size = shrinknas.settings("autoshrink", candidates=10, proxy_size=5000).with_fitted_finetune()
+    assert (paper_size.confirm.top, paper_size.confirm.seeds, paper_size.task.training.finetune_steps) == (3, 2, 24)
+    small = shrinknas.settings("autoshrink", candidates=3, proxy_size=1000).with_fitted_finetune()
+    assert (small.confirm.top, small.confirm.seeds, small.task.training.finetune_steps) == (3, 1, 5)
+    given = shrinknas.settings("autoshrink", candidates=3, proxy_size=1000, finetune_steps=24, confirm_seeds=2,
+                               confirm_top=3).with_fitted_finetune()
+    assert (given.confirm.top, given.confirm.seeds, given.task.training.finetune_steps) == (3, 2, 24)
+    paper = shrinknas.settings("autoshrink", preset="paper", candidates=3, proxy_size=1000).with_fitted_finetune()
+    assert paper.confirm.top == 0 and paper.task.training.finetune_steps == 24  # nothing to fit: no fine-tunes

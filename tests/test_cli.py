@@ -49,8 +49,10 @@ def test_search_writes_a_run_directory_that_reproduces_the_printout(tmp_path, cl
             assert [list(e) for e in parent.without(tuple(x["removed_edge"])).edges] == x["edges"]
     best_line = max((x for x in lines if x["status"] == "ok"), key=lambda x: (x["S"], -x["n_edges"]))
     assert summary["search_best"]["S"] >= best_line["S"] - 1e-12  # eq. (7)
-    # the fast default confirms its 3 best kept cells on 2 fresh seeds; the best mean is the final cell
-    assert config["confirm"] == {"top": 3, "seeds": 2} and len(summary["confirm"]["finalists"]) == 3
+    # the fast default confirms its best kept cells on fresh seeds, at most K (2) trainings; the best mean is final
+    assert config["confirm"] == {"top": 2, "seeds": 1} and len(summary["confirm"]["finalists"]) == 2
+    # and its fine-tunes are a fifth of the shortest training from scratch: 3 epochs of 4 batches of 64
+    assert config["task"]["training"]["finetune_steps"] == 3
     best_cell = json.loads((out_dir / "architecture.json").read_text())
     assert best_cell == summary["best"]["genome"] == summary["confirm"]["finalists"][0]["genome"]
     assert f"{summary['best']['val_acc']:.4f}" in out and str(out_dir) in out.replace("\n", "")

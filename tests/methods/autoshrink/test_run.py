@@ -16,7 +16,8 @@ from shrinknas.methods.autoshrink.records import steps as kept_steps
 def tiny(protocol: str) -> AutoShrinkConfig:
     return AutoShrinkConfig(
         search=SearchSettings(nodes=3, candidates=2, stop_edges=1, seed=4, protocol=protocol),
-        task=ImageTask(dataset="digits", proxy_train=200, proxy_val=40, training=ImageTraining(epochs=1, batch_size=50)),
+        task=ImageTask(dataset="digits", proxy_train=200, proxy_val=40,
+                       training=ImageTraining(epochs=1, batch_size=50, finetune_steps=24)),  # given: not fitted
     )
 
 

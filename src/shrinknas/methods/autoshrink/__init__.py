@@ -89,7 +89,12 @@ def prepare(config: AutoShrinkConfig, emit: EventSink) -> AutoShrinkConfig:
             config = config.model_copy(update={"task": task.model_copy(
                 update={"proxy_train": fitted[0], "proxy_val": fitted[1]})})
     proxy_data(config.task)
-    return config
+    fitted = config.with_fitted_finetune()
+    if fitted is not config:
+        emit(Event("note", f"fine-tunes take {fitted.task.training.finetune_steps} steps, a fifth of the shortest "
+                           f"training from scratch on this {config.task.proxy_train}-image proxy "
+                           f"(--finetune-steps sets it)"))
+    return fitted
 
 
 def headline(config: AutoShrinkConfig) -> str:

@@ -10,6 +10,7 @@ protocol picks the final cell by eq. (7), without a confirm stage.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -19,9 +20,25 @@ from ...config import ImageTask, StrictModel, TextTask, added_setting
 #: A fast search re-trains a step from scratch when all its fine-tunes fell this far (docs/autoshrink.md, "The last
 #: steps"), and confirms this many finalists on fresh seeds ("The confirm stage").
 FAST_SCRATCH_IF_DROP = 0.15
-FAST_CONFIRM_TOP = 3
+FAST_CONFIRM_TOP, FAST_CONFIRM_SEEDS = 3, 2
+#: The fast default fine-tunes for 24 steps, but never for more than a fifth of the shortest training from scratch
+#: (``early_exit_epoch`` epochs of the proxy): 24 at the paper's 5,000-image proxy and batch 128, 5 at 1,000 images.
+FAST_FINETUNE_STEPS, FINETUNE_SHARE_OF_SHORTEST = 24, 5
 #: The authors' language-cell search: 6 nodes, lambda 1 on parameters, stop once a quarter of the edges is left.
 RNN_NODES, RNN_LAMBDA, RNN_KEEP_FRACTION = 6, 1.0, 0.25
+
+
+def _fit_confirm_to_step(confirm: dict[str, Any], candidates: Any) -> None:
+    """The fast default's confirm stage trains at most as many cells from scratch as one step of the paper's
+    protocol does (K), so that its fixed cost never outweighs what fine-tuning saved: 3 finalists on 2 seeds where
+    K >= 6 (the paper's K = 10 among them), one seed each below that, and at most K finalists. Given values stay."""
+    if not isinstance(candidates, int) or candidates < 1:
+        return  # the validation reports it
+    if "seeds" not in confirm:
+        top = confirm.get("top", FAST_CONFIRM_TOP)
+        confirm["seeds"] = FAST_CONFIRM_SEEDS if isinstance(top, int) and top * FAST_CONFIRM_SEEDS <= candidates else 1
+    if "top" not in confirm and isinstance(confirm["seeds"], int) and confirm["seeds"] >= 1:
+        confirm["top"] = max(1, min(FAST_CONFIRM_TOP, candidates // confirm["seeds"]))
 
 
 def _given(part: Any) -> dict[str, Any]:
@@ -121,7 +138,9 @@ class AutoShrinkConfig(StrictModel):
                 task["proxy_val"] = max(10, train // 5)
         inheriting = search.get("protocol", "inherit") == "inherit"
         search.setdefault("scratch_if_drop", FAST_SCRATCH_IF_DROP if inheriting else None)
-        confirm.setdefault("top", FAST_CONFIRM_TOP if inheriting else 0)
+        if inheriting:
+            _fit_confirm_to_step(confirm, search.get("candidates", SearchSettings.model_fields["candidates"].default))
+        confirm.setdefault("top", 0)
         if "seed" in search and task["task"] == "cnn":  # one seed for every random choice, the proxy split too
             task.setdefault("data_seed", search["seed"])
         data.update(search=search, confirm=confirm, task=task)
@@ -138,6 +157,22 @@ class AutoShrinkConfig(StrictModel):
             raise ValueError(f"screen_steps {screen} must be fewer than the fine-tune's "
                              f"{self.task.training.finetune_steps} steps")
         return self
+
+    def with_fitted_finetune(self) -> "AutoShrinkConfig":
+        """The fast default's fine-tune budget fitted to the proxy, unless it was given (see FAST_FINETUNE_STEPS):
+        on a small proxy 24 steps are several epochs, as long as a hopeless candidate's whole training from
+        scratch, and the fast search would cost more than the paper's."""
+        task = self.task
+        if (not isinstance(task, ImageTask) or self.search.protocol != "inherit" or self.search.screen_steps is not None
+                or "finetune_steps" in task.training.model_fields_set):
+            return self
+        per_epoch = math.ceil(task.proxy_train / task.training.batch_size)
+        shortest = task.training.early_exit_epoch * per_epoch
+        steps = min(FAST_FINETUNE_STEPS, math.ceil(shortest / FINETUNE_SHARE_OF_SHORTEST))
+        if steps == task.training.finetune_steps:
+            return self
+        training = task.training.model_copy(update={"finetune_steps": steps})
+        return self.model_copy(update={"task": task.model_copy(update={"training": training})})
 
     def screening_task(self) -> ImageTask:
         """The task of a screening fine-tune: the search's, cut to ``screen_steps`` whatever a removal cuts off."""
